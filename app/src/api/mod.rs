@@ -1,0 +1,8 @@
+//! The server functions the pages call, and the types they exchange. The
+//! function bodies run on the server; the browser gets a typed client for each.
+
+mod error;
+mod system_check;
+
+pub use error::AppError;
+pub use system_check::{redis_round_trip, RedisRoundTrip, RoundTrip, MAX_NOTE_CHARS};

@@ -1,0 +1,62 @@
+//! The tutoring platform as the browser and the server both render it: the
+//! pages, their components, the server functions they call and the types both
+//! ends share.
+//!
+//! Built with `hydrate` for the browser, this crate pulls in nothing of Redis,
+//! tokio or the model client. Built with `ssr`, the server halves of the
+//! server functions reach the backend through [`backend`], which the server
+//! fills in through the Leptos context.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    StaticSegment,
+};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The root component: the routes of every page.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    // Effects run only in the browser, so this marker tells a reader (and the
+    // end-to-end tests) that the page is hydrated and its buttons are live.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tutoring.css"/>
+        <Title text="Tutoring sessions"/>
+        <Router>
+            <main data-hydrated=move || hydrated.get().to_string()>
+                <Routes fallback=pages::NotFound>
+                    <Route path=StaticSegment("") view=pages::HomePage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
