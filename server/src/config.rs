@@ -67,7 +67,10 @@ impl Config {
             .unwrap_or(DEFAULT_LISTEN_ADDR)
             .parse::<SocketAddr>()
             .map_err(|_| {
-                ConfigError::Invalid("LISTEN_ADDR", "expected host:port, such as 0.0.0.0:5000".into())
+                ConfigError::Invalid(
+                    "LISTEN_ADDR",
+                    "expected host:port, such as 0.0.0.0:5000".into(),
+                )
             })?;
 
         let site_root = PathBuf::from(get("LEPTOS_SITE_ROOT").unwrap_or("target/site"));
@@ -86,16 +89,29 @@ impl Config {
         let log_format = match get("LOG_FORMAT").unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
-            _ => return Err(ConfigError::Invalid("LOG_FORMAT", "use text or json".into())),
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "LOG_FORMAT",
+                    "use text or json".into(),
+                ))
+            }
         };
 
-        Ok(Config { redis_url, listen_addr, site_root, instance_id, log_format })
+        Ok(Config {
+            redis_url,
+            listen_addr,
+            site_root,
+            instance_id,
+            log_format,
+        })
     }
 }
 
 fn is_valid_instance_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// The host name and process id: unique among live instances, and readable.
@@ -113,7 +129,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -138,26 +157,40 @@ mod tests {
             ("LISTEN_ADDR", "port five"),
         ]))
         .unwrap_err();
-        assert!(err.to_string().starts_with("LISTEN_ADDR is invalid"), "{err}");
+        assert!(
+            err.to_string().starts_with("LISTEN_ADDR is invalid"),
+            "{err}"
+        );
 
         let err = Config::from_vars(&vars(&[
             ("REDIS_URL", "redis://127.0.0.1"),
             ("INSTANCE_ID", "has spaces"),
         ]))
         .unwrap_err();
-        assert!(err.to_string().starts_with("INSTANCE_ID is invalid"), "{err}");
+        assert!(
+            err.to_string().starts_with("INSTANCE_ID is invalid"),
+            "{err}"
+        );
     }
 
     #[test]
     fn redis_password_stays_out_of_errors_and_debug_output() {
-        let err = Config::from_vars(&vars(&[("REDIS_URL", "redis://user:hunter2@host:notaport")]))
-            .unwrap_err();
+        let err = Config::from_vars(&vars(&[(
+            "REDIS_URL",
+            "redis://user:hunter2@host:notaport",
+        )]))
+        .unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
 
-        let config =
-            Config::from_vars(&vars(&[("REDIS_URL", "rediss://default:hunter2@cache.example:6380")]))
-                .unwrap();
+        let config = Config::from_vars(&vars(&[(
+            "REDIS_URL",
+            "rediss://default:hunter2@cache.example:6380",
+        )]))
+        .unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
-        assert_eq!(config.redis_url.to_string(), "rediss://default:***@cache.example:6380");
+        assert_eq!(
+            config.redis_url.to_string(),
+            "rediss://default:***@cache.example:6380"
+        );
     }
 }

@@ -25,7 +25,10 @@ const SITE_NAME: &str = match option_env!("LEPTOS_OUTPUT_NAME") {
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot set up the Redis client: {0}")]
     Redis(#[from] redis::RedisError),
 }
@@ -47,6 +50,11 @@ impl Application {
         let redis = redis_client::connect(&config.redis_url)?;
         tracing::info!(redis = %config.redis_url, "connecting to Redis");
         report_redis_reachability(&redis).await;
+        // The one pub/sub connection of this instance, shared by every engine.
+        let subscriber = redis_client::Subscriber::spawn(
+            redis_client::client(&config.redis_url)?,
+            shutdown.clone(),
+        );
 
         let leptos_options = LeptosOptions::builder()
             .output_name(SITE_NAME)
@@ -58,6 +66,7 @@ impl Application {
         let state = AppState {
             leptos_options,
             redis: redis.clone(),
+            subscriber,
             system_check: Arc::new(RedisSystemCheck {
                 redis: redis.clone(),
                 instance_id: config.instance_id.clone(),
@@ -66,7 +75,10 @@ impl Application {
 
         let listener = TcpListener::bind(config.listen_addr)
             .await
-            .map_err(|source| StartupError::Bind { addr: config.listen_addr, source })?;
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen_addr,
+                source,
+            })?;
 
         Ok(Application {
             listener,
@@ -78,7 +90,9 @@ impl Application {
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Serves until the shutdown token is cancelled, then lets requests in
@@ -102,6 +116,8 @@ async fn report_redis_reachability(redis: &redis_client::Redis) {
     let mut conn = redis.clone();
     match redis::cmd("PING").query_async::<String>(&mut conn).await {
         Ok(_) => tracing::info!("Redis is reachable"),
-        Err(err) => tracing::warn!(cause = %err, "Redis is not reachable yet; retrying in the background"),
+        Err(err) => {
+            tracing::warn!(cause = %err, "Redis is not reachable yet; retrying in the background")
+        }
     }
 }

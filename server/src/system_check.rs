@@ -36,6 +36,10 @@ impl SystemCheck for RedisSystemCheck {
                 tracing::warn!(cause = %err, "system check could not reach Redis");
                 AppError::Unavailable("Redis is not reachable right now; try again shortly.".into())
             })?;
-        Ok(RoundTrip { value, count, instance: self.instance_id.clone() })
+        Ok(RoundTrip {
+            value,
+            count,
+            instance: self.instance_id.clone(),
+        })
     }
 }

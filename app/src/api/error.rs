@@ -39,3 +39,30 @@ impl FromServerFnError for AppError {
         }
     }
 }
+
+impl AppError {
+    /// The HTTP status that fits the error.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::BadRequest(_) => 400,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::Unavailable(_) => 503,
+            AppError::Transport(_) => 500,
+        }
+    }
+}
+
+/// Gives a server function's answer the status its error deserves, so a
+/// client mistake is a 4xx and never a 500.
+#[cfg(feature = "ssr")]
+pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(err) = &result {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            let status = http::StatusCode::from_u16(err.status())
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+            response.set_status(status);
+        }
+    }
+    result
+}

@@ -4,5 +4,7 @@
 mod error;
 mod system_check;
 
+#[cfg(feature = "ssr")]
+pub use error::with_status;
 pub use error::AppError;
 pub use system_check::{redis_round_trip, RedisRoundTrip, RoundTrip, MAX_NOTE_CHARS};

@@ -24,6 +24,11 @@ pub struct RoundTrip {
 /// Writes `note` to Redis and reads it back.
 #[server]
 pub async fn redis_round_trip(note: String) -> Result<RoundTrip, AppError> {
+    super::with_status(round_trip(note).await)
+}
+
+#[cfg(feature = "ssr")]
+async fn round_trip(note: String) -> Result<RoundTrip, AppError> {
     let note = note.trim();
     if note.is_empty() {
         return Err(AppError::BadRequest("Write a note to store first.".into()));

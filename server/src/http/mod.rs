@@ -13,7 +13,7 @@ use tracing::{field::Empty, Span};
 
 use app::{backend::SystemCheck, shell, App};
 
-use crate::redis_client::Redis;
+use crate::redis_client::{Redis, Subscriber};
 
 /// What the request handlers share.
 #[derive(Clone)]
@@ -21,6 +21,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// For health checks; the engines hold their own counted handles.
     pub redis: Redis,
+    /// The instance's shared Redis subscription.
+    pub subscriber: Subscriber,
     pub system_check: Arc<dyn SystemCheck>,
 }
 
@@ -45,7 +47,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .leptos_routes_with_context(&state, routes, context, move || shell(shell_options.clone()))
+        .leptos_routes_with_context(&state, routes, context, move || {
+            shell(shell_options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(
             TraceLayer::new_for_http()

@@ -43,12 +43,18 @@ pub struct Redis {
 
 impl Redis {
     pub(super) fn new(manager: ConnectionManager) -> Self {
-        Redis { manager, counter: Arc::default() }
+        Redis {
+            manager,
+            counter: Arc::default(),
+        }
     }
 
     /// The same connection, counting into `counter` instead.
     pub fn counted(&self, counter: Arc<CommandCounter>) -> Redis {
-        Redis { manager: self.manager.clone(), counter }
+        Redis {
+            manager: self.manager.clone(),
+            counter,
+        }
     }
 
     /// The counter this handle counts into.

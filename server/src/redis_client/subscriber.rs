@@ -117,7 +117,12 @@ impl Subscriber {
         let channel: Arc<str> = channel.into();
         let (sender, receiver) = broadcast::channel(CHANNEL_CAPACITY);
         let (tx, rx) = oneshot::channel();
-        let route = Route { sender, counter: counter.clone(), confirmed: false, waiting: vec![tx] };
+        let route = Route {
+            sender,
+            counter: counter.clone(),
+            confirmed: false,
+            waiting: vec![tx],
+        };
         routes.insert(channel.clone(), route);
         let _ = self.requests.send(Request::Subscribe(channel));
         (receiver, Some(rx))
@@ -126,7 +131,10 @@ impl Subscriber {
     /// Stops receiving `channel` when no receiver is left for it.
     pub fn release(&self, channel: &str) {
         let mut routes = self.routes.lock().expect("subscriber routes lock poisoned");
-        if routes.get(channel).is_some_and(|r| r.sender.receiver_count() == 0) {
+        if routes
+            .get(channel)
+            .is_some_and(|r| r.sender.receiver_count() == 0)
+        {
             routes.remove(channel);
             let _ = self.requests.send(Request::Unsubscribe(channel.into()));
         }
@@ -145,7 +153,10 @@ impl Subscriber {
 
     fn wanted(&self) -> Vec<(Arc<str>, Arc<CommandCounter>)> {
         let routes = self.routes.lock().expect("subscriber routes lock poisoned");
-        routes.iter().map(|(c, r)| (c.clone(), r.counter.clone())).collect()
+        routes
+            .iter()
+            .map(|(c, r)| (c.clone(), r.counter.clone()))
+            .collect()
     }
 
     fn deliver(&self, message: Message) {
@@ -219,7 +230,10 @@ async fn run(
 }
 
 /// Connects and subscribes to every channel wanted so far.
-async fn connect(client: &redis::Client, subscriber: &Subscriber) -> redis::RedisResult<redis::aio::PubSub> {
+async fn connect(
+    client: &redis::Client,
+    subscriber: &Subscriber,
+) -> redis::RedisResult<redis::aio::PubSub> {
     let mut pubsub = client.get_async_pubsub().await?;
     for (channel, counter) in subscriber.wanted() {
         counter.add(1);

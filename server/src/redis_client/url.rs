@@ -38,7 +38,8 @@ impl FromStr for RedisUrl {
         if parsed.host_str().is_none_or(str::is_empty) {
             return Err(format!("the host is missing; {FORM}"));
         }
-        raw.into_connection_info().map_err(|_| format!("the Redis client cannot use it; {FORM}"))?;
+        raw.into_connection_info()
+            .map_err(|_| format!("the Redis client cannot use it; {FORM}"))?;
 
         let mut shown = parsed.clone();
         if shown.password().is_some() {
@@ -46,7 +47,10 @@ impl FromStr for RedisUrl {
             // which the checks above have already ruled out.
             let _ = shown.set_password(Some("***"));
         }
-        Ok(RedisUrl { full: raw.to_string(), redacted: shown.to_string() })
+        Ok(RedisUrl {
+            full: raw.to_string(),
+            redacted: shown.to_string(),
+        })
     }
 }
 
@@ -76,14 +80,21 @@ mod tests {
 
     #[test]
     fn tls_urls_are_recognised() {
-        let url: RedisUrl = "rediss://default:pw@eu1.cache.example:6379".parse().unwrap();
+        let url: RedisUrl = "rediss://default:pw@eu1.cache.example:6379"
+            .parse()
+            .unwrap();
         assert!(url.is_tls());
         assert!(!format!("{url:?}").contains("pw@"));
     }
 
     #[test]
     fn other_schemes_and_garbage_are_refused_without_echoing_them() {
-        for raw in ["http://h:6379", "redis://", "not a url at all", "redis://u:topsecret@"] {
+        for raw in [
+            "http://h:6379",
+            "redis://",
+            "not a url at all",
+            "redis://u:topsecret@",
+        ] {
             let err = raw.parse::<RedisUrl>().unwrap_err();
             assert!(!err.contains("topsecret"), "{raw}: {err}");
         }

@@ -1,0 +1,164 @@
+//! The foundation end to end, without a browser: the server function's round
+//! trip through Redis, surviving a Redis restart, readiness, and secrets kept
+//! out of what the process prints.
+
+mod support;
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use app::api::{RedisRoundTrip, RoundTrip};
+use leptos::server_fn::ServerFn;
+use server::testkit::{free_port, RedisServer};
+use support::TestApp;
+
+async fn round_trip(app: &TestApp, note: &str) -> reqwest::Response {
+    app.http
+        .post(app.url(RedisRoundTrip::PATH))
+        .form(&[("note", note)])
+        .send()
+        .await
+        .expect("the server answers")
+}
+
+#[tokio::test]
+async fn the_server_function_writes_a_note_to_redis_and_reads_it_back() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis.url(), &[]).await;
+
+    let response = round_trip(&app, "  hello from a test  ").await;
+    assert_eq!(response.status(), 200);
+    let trip: RoundTrip = response.json().await.unwrap();
+    assert_eq!(trip.value, "hello from a test");
+    assert_eq!(trip.count, 1);
+    assert_eq!(trip.instance, "test-instance");
+
+    let trip: RoundTrip = round_trip(&app, "again").await.json().await.unwrap();
+    assert_eq!((trip.value.as_str(), trip.count), ("again", 2));
+}
+
+#[tokio::test]
+async fn an_empty_or_oversized_note_is_refused_with_a_message() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis.url(), &[]).await;
+
+    for note in ["   ", &"x".repeat(201)] {
+        let response = round_trip(&app, note).await;
+        assert_eq!(response.status(), 400);
+        let body = response.text().await.unwrap();
+        assert!(body.contains("BadRequest"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn the_connection_survives_a_redis_restart_and_readiness_follows_it() {
+    let mut redis = RedisServer::start_with(&["--appendonly", "yes"]);
+    let app = TestApp::spawn(&redis.url(), &[]).await;
+    assert_eq!(round_trip(&app, "before").await.status(), 200);
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    redis.kill();
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = round_trip(&app, "after").await;
+        if response.status() == 200 {
+            let trip: RoundTrip = response.json().await.unwrap();
+            assert_eq!(trip.value, "after");
+            // Persistence was on, so the count carried over the restart.
+            assert_eq!(trip.count, 2);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no round trip within 15 s of the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+/// Runs the server binary with `vars` until it has logged for a moment, and
+/// returns everything it printed.
+fn run_binary(vars: &[(&str, &str)], for_how_long: Duration) -> (Option<i32>, String) {
+    let dir = std::env::temp_dir().join(format!("tutoring-bin-{}", free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        // A folder of its own, so no .env of the project's is read.
+        .current_dir(&dir)
+        .env_clear()
+        .env("RUST_LOG", "debug")
+        .envs(vars.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + for_how_long;
+    while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code(), text)
+}
+
+#[test]
+fn start_up_stops_with_a_message_naming_a_missing_variable() {
+    let (code, output) = run_binary(&[], Duration::from_secs(5));
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("REDIS_URL is not set"), "{output}");
+}
+
+#[test]
+fn the_redis_password_never_appears_in_the_log() {
+    let redis = RedisServer::start_with(&["--requirepass", "correct-horse-battery"]);
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+
+    // Right password, then a wrong one: neither may be printed.
+    for password in ["correct-horse-battery", "wrong-staple-4711"] {
+        let url = format!("redis://default:{password}@127.0.0.1:{}", redis.port());
+        let (_, output) = run_binary(
+            &[("REDIS_URL", &url), ("LISTEN_ADDR", &listen)],
+            Duration::from_secs(3),
+        );
+        assert!(output.contains("redis://default:***@127.0.0.1"), "{output}");
+        assert!(
+            !output.contains(password),
+            "the password was printed:\n{output}"
+        );
+    }
+}
