@@ -7,16 +7,19 @@
 //! server functions reach the backend through [`backend`], which the server
 //! fills in through the Leptos context.
 
+pub mod admin;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod chat;
 pub mod pages;
+pub mod reports;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    ParamSegment, StaticSegment,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -55,6 +58,12 @@ pub fn App() -> impl IntoView {
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=pages::NotFound>
                     <Route path=StaticSegment("") view=pages::HomePage/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("queues")) view=admin::QueueDashboardPage/>
+                    <Route path=(StaticSegment("session"), ParamSegment("id")) view=pages::SessionPage/>
+                    <Route
+                        path=(StaticSegment("session"), ParamSegment("id"), StaticSegment("join"))
+                        view=pages::JoinPage
+                    />
                 </Routes>
             </main>
         </Router>

@@ -1,5 +1,9 @@
 //! The browser's entry point: hydrates the page the server rendered.
 
+// The pages' view types nest deeply (the session page above all), and the
+// compiler's default depth of 128 is not enough to lay out their hydration.
+#![recursion_limit = "256"]
+
 /// Called by the generated loader once the WebAssembly module is ready.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

@@ -3,13 +3,25 @@
 //!
 //! - [`config`]: the typed configuration, read once at start-up.
 //! - [`redis_client`]: the Redis URL, the shared connection, command counts.
-//! - [`http`]: the router, request spans and health checks.
+//! - [`http`]: the router, request spans, health checks and `/metrics`.
+//! - [`metrics`]: the Prometheus text format and a histogram to record into.
+//! - [`admin`]: the queue dashboard's access rule, backend and live feed.
+//! - [`chat`]: tutoring sessions, the `/ws` endpoint and the Redis adapter
+//!   that carries the chat across instances.
+//! - [`queue`]: the Redis job queue: jobs, workers, events, admin operations.
+//! - [`reports`]: session reports, written by a queue handler from the
+//!   chat's transcript with a language model.
 //! - [`startup`]: wiring and the serve loop; [`shutdown`]: the signal.
 //! - [`testkit`]: real Redis servers for tests and benchmarks.
 
+pub mod admin;
+pub mod chat;
 pub mod config;
 pub mod http;
+pub mod metrics;
+pub mod queue;
 pub mod redis_client;
+pub mod reports;
 pub mod shutdown;
 pub mod startup;
 pub mod system_check;

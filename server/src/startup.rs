@@ -8,9 +8,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    admin::Dashboard,
+    chat::ChatEngine,
     config::Config,
-    http::{self, AppState},
+    http::{self, AppState, MetricsAccess},
+    queue::{Queue, QueueError, Worker},
     redis_client,
+    reports::{model::ModelClient, ReportHandler, ReportStore, Reports},
     system_check::RedisSystemCheck,
 };
 
@@ -31,6 +35,10 @@ pub enum StartupError {
     },
     #[error("cannot set up the Redis client: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("cannot set up the report queue: {0}")]
+    Queue(#[from] QueueError),
+    #[error("cannot set up the language model client: {0}")]
+    Model(String),
 }
 
 /// An instance that is listening and ready to serve.
@@ -39,6 +47,11 @@ pub struct Application {
     router: axum::Router,
     shutdown: CancellationToken,
     instance_id: String,
+    /// This instance's report worker, when its role runs jobs.
+    worker: Option<Worker>,
+    /// The queue dashboard, to say at start-up where it is; `None` when
+    /// this instance serves no pages.
+    dashboard: Option<Dashboard>,
 }
 
 impl Application {
@@ -63,14 +76,77 @@ impl Application {
             .site_addr(config.listen_addr)
             .build();
 
+        let chat = ChatEngine::start(
+            &redis,
+            subscriber.clone(),
+            config.chat.clone(),
+            &config.instance_id,
+            shutdown.clone(),
+        );
+        tracing::info!(
+            instance = %config.instance_id,
+            "chat Redis adapter initialised: one shared subscription, ready for horizontal scaling"
+        );
+
+        // Reports: enqueued by the web side of any instance, written by the
+        // worker of any instance that runs jobs.
+        let queue = Queue::new(
+            &redis,
+            subscriber.clone(),
+            config.queue.options(&config.instance_id),
+        )?;
+        let store = ReportStore::new(redis.clone());
+        let reports = Reports::new(queue.clone(), chat.clone(), store.clone());
+        let worker = if config.role.runs_jobs() {
+            let model = match &config.model {
+                Some(settings) => {
+                    tracing::info!(model = %settings.model, "reports are written by a language model");
+                    Some(Arc::new(
+                        ModelClient::new(settings.clone()).map_err(StartupError::Model)?,
+                    ))
+                }
+                None => {
+                    tracing::info!(
+                        "OPENAI_API_KEY is not set: reports are written from their figures alone"
+                    );
+                    None
+                }
+            };
+            let handler = ReportHandler {
+                chat: chat.clone(),
+                store,
+                model,
+            };
+            Some(Worker::spawn(queue.clone(), handler, shutdown.clone()).await)
+        } else {
+            None
+        };
+
+        let dashboard = Dashboard::new(
+            &config,
+            queue.clone(),
+            ReportStore::new(redis.clone()),
+            shutdown.clone(),
+        );
         let state = AppState {
+            dashboard: dashboard.clone(),
+            role: config.role,
+            queue,
+            reports: Some(reports),
             leptos_options,
             redis: redis.clone(),
             subscriber,
+            chat,
             system_check: Arc::new(RedisSystemCheck {
                 redis: redis.clone(),
                 instance_id: config.instance_id.clone(),
             }),
+            worker: worker.as_ref().map(Worker::metrics),
+            metrics_access: if config.production {
+                MetricsAccess::AdminOnly(config.admin_token.as_ref().map(|t| t.expose().into()))
+            } else {
+                MetricsAccess::Open
+            },
         };
 
         let listener = TcpListener::bind(config.listen_addr)
@@ -85,6 +161,8 @@ impl Application {
             router: http::router(state),
             shutdown,
             instance_id: config.instance_id,
+            worker,
+            dashboard: config.role.serves_web().then_some(dashboard),
         })
     }
 
@@ -100,11 +178,18 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         let addr = self.local_addr();
         tracing::info!(instance = %self.instance_id, "listening on http://{addr}");
+        if let Some(dashboard) = &self.dashboard {
+            dashboard.announce(addr);
+        }
         let shutdown = self.shutdown.clone();
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await?;
         tracing::info!("HTTP server stopped");
+        if let Some(worker) = self.worker {
+            // Active jobs get their grace period; the rest go back to waiting.
+            worker.join().await;
+        }
         Ok(())
     }
 }
@@ -116,6 +201,12 @@ async fn report_redis_reachability(redis: &redis_client::Redis) {
     let mut conn = redis.clone();
     match redis::cmd("PING").query_async::<String>(&mut conn).await {
         Ok(_) => tracing::info!("Redis is reachable"),
+        // Retrying will not help here; only the operator can.
+        Err(err) if redis_client::is_certificate_error(&err) => tracing::error!(
+            cause = %err,
+            "Redis's TLS certificate is not trusted: set REDIS_CA_CERT to the \
+             certificate authority that signed it, or check the host name in REDIS_URL"
+        ),
         Err(err) => {
             tracing::warn!(cause = %err, "Redis is not reachable yet; retrying in the background")
         }

@@ -29,6 +29,10 @@ impl RedisServer {
     /// Starts a server with extra `redis-server` arguments, such as
     /// `["--requirepass", "pw"]` or `["--appendonly", "yes"]`.
     pub fn start_with(extra_args: &[&str]) -> Self {
+        Self::start_on(free_port(), extra_args)
+    }
+
+    fn start_on(port: u16, extra_args: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "tutoring-redis-{}-{}",
             std::process::id(),
@@ -37,12 +41,38 @@ impl RedisServer {
         std::fs::create_dir_all(&dir).expect("create a folder for the test Redis");
         let mut server = RedisServer {
             child: None,
-            port: free_port(),
+            port,
             dir,
             extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
         };
         server.spawn();
         server
+    }
+
+    /// Starts a server that speaks TLS only, on [`RedisServer::port`], with
+    /// the certificate and key files given (PEM) and extra arguments such as
+    /// a `--user` line. Clients need no certificate of their own.
+    pub fn start_tls(cert: &Path, key: &Path, ca: &Path, extra_args: &[&str]) -> Self {
+        let port = free_port().to_string();
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        let (cert, key, ca) = (path(cert), path(key), path(ca));
+        // Later arguments win over the `--port` that `spawn` puts first.
+        let mut args = vec![
+            "--port",
+            "0",
+            "--tls-port",
+            &port,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
+            "--tls-auth-clients",
+            "no",
+        ];
+        args.extend_from_slice(extra_args);
+        Self::start_on(port.parse().expect("a port number"), &args)
     }
 
     /// The port it listens on.

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::{RedisRoundTrip, MAX_NOTE_CHARS};
+use crate::api::{CreateSession, RedisRoundTrip, MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_TITLE_CHARS};
 
 /// The start page.
 #[component]
@@ -13,6 +13,7 @@ pub fn HomePage() -> impl IntoView {
             <h1>"Tutoring sessions"</h1>
             <p>"Live chat between tutors and students, and AI reports of each session."</p>
         </header>
+        <StartSession/>
         <SystemCheck/>
     }
 }
@@ -43,6 +44,40 @@ fn SystemCheck() -> impl IntoView {
                     Some(Err(err)) => format!("Could not store the note: {err}"),
                 }}
             </p>
+        </section>
+    }
+}
+
+/// The tutor's form to start a session, and the two links it gives back.
+#[component]
+fn StartSession() -> impl IntoView {
+    let create = ServerAction::<CreateSession>::new();
+    let result = create.value();
+
+    view! {
+        <section class="card" aria-labelledby="start-session">
+            <h2 id="start-session">"Start a session"</h2>
+            <ActionForm action=create attr:class="row">
+                <label for="session-title">"Title"</label>
+                <input id="session-title" name="title" maxlength=MAX_TITLE_CHARS required placeholder="Fractions"/>
+                <label for="tutor-name">"Your name"</label>
+                <input id="tutor-name" name="name" maxlength=MAX_NAME_CHARS required/>
+                <button type="submit" disabled=move || create.pending().get()>"Start a session"</button>
+            </ActionForm>
+            {move || match result.get() {
+                None => None,
+                Some(Ok(created)) => Some(view! {
+                    <p>"Your own link (keep it private): "
+                        <a data-testid="tutor-link" href=created.tutor_link.clone()>"Open your session"</a>
+                    </p>
+                    <p>"Invite for students: "
+                        <a data-testid="invite-link" href=created.invite_link.clone()>{created.invite_link.clone()}</a>
+                    </p>
+                }.into_any()),
+                Some(Err(err)) => Some(view! {
+                    <p role="alert">{format!("Could not start the session: {err}")}</p>
+                }.into_any()),
+            }}
         </section>
     }
 }

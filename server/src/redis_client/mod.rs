@@ -40,8 +40,29 @@ pub fn connect(url: &RedisUrl) -> Result<Redis, redis::RedisError> {
 }
 
 /// A client for connections of other kinds (a subscription, a blocking wait).
+///
+/// With a certificate authority of its own, a `rediss://` server's
+/// certificate must chain to that authority alone; otherwise to one the
+/// system trusts, as hosted providers' certificates do.
 pub fn client(url: &RedisUrl) -> Result<redis::Client, redis::RedisError> {
-    redis::Client::open(url.expose())
+    match url.ca_pem() {
+        Some(pem) => redis::Client::build_with_tls(
+            url.expose(),
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.to_vec()),
+            },
+        ),
+        None => redis::Client::open(url.expose()),
+    }
+}
+
+/// Whether `err` is a TLS handshake that failed on the server's certificate
+/// (an authority not trusted, a host name not in it, an expired one), which
+/// retrying cannot mend. The client reports these only as text.
+pub fn is_certificate_error(err: &redis::RedisError) -> bool {
+    let text = err.to_string().to_ascii_lowercase();
+    text.contains("certificate") || text.contains("unknownissuer")
 }
 
 /// Installs the TLS crypto provider once per process, before any `rediss://`

@@ -1,6 +1,6 @@
 //! A Redis URL whose password never reaches a log line or an error message.
 
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, sync::Arc};
 
 use redis::IntoConnectionInfo;
 
@@ -10,6 +10,10 @@ use redis::IntoConnectionInfo;
 pub struct RedisUrl {
     full: String,
     redacted: String,
+    /// The certificate authority (PEM) that a `rediss://` server's
+    /// certificate must chain to, when it is not one the system trusts, as
+    /// with a self-managed Redis. `None` uses the system's trust store.
+    ca_pem: Option<Arc<[u8]>>,
 }
 
 impl RedisUrl {
@@ -21,6 +25,18 @@ impl RedisUrl {
     /// Whether the connection is encrypted.
     pub fn is_tls(&self) -> bool {
         self.full.starts_with("rediss://")
+    }
+
+    /// The same URL, trusting only the certificate authority in `pem` for
+    /// its TLS connections.
+    pub fn with_ca(mut self, pem: Vec<u8>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// The certificate authority set with [`RedisUrl::with_ca`].
+    pub fn ca_pem(&self) -> Option<&[u8]> {
+        self.ca_pem.as_deref()
     }
 }
 
@@ -50,6 +66,7 @@ impl FromStr for RedisUrl {
         Ok(RedisUrl {
             full: raw.to_string(),
             redacted: shown.to_string(),
+            ca_pem: None,
         })
     }
 }

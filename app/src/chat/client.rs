@@ -1,0 +1,273 @@
+//! The browser's WebSocket client of the chat (built for the browser only).
+//!
+//! It keeps one connection to `/ws`, joins with the page's token, and on a
+//! lost connection reconnects with exponential backoff and jitter, resuming
+//! after the last message id it saw. Messages not yet acknowledged are sent
+//! again after each join with their original client ids, so the server
+//! stores each once however often it is resent.
+
+use futures::{channel::mpsc, FutureExt, SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_timers::future::{IntervalStream, TimeoutFuture};
+use leptos::prelude::*;
+
+use super::{
+    protocol::{ChatMessage, ClientFrame, ErrorCode, ServerFrame, PROTOCOL_VERSION},
+    state::{is_after, ChatState, Connection, Pending},
+};
+
+/// What the page asks the client to do.
+pub enum Command {
+    /// Send the pending message with this client id.
+    Send(String),
+    Typing,
+    EndSession,
+}
+
+/// The page's way to the client.
+pub type Outbox = mpsc::UnboundedSender<Command>;
+
+/// The longest wait between two attempts.
+const MAX_BACKOFF_MS: f64 = 15_000.0;
+/// With no frame for this long the connection is taken as dead.
+const SILENCE_MS: f64 = 45_000.0;
+/// A ping every this many ticks of a second keeps proxies from idling us out.
+const PING_EVERY_TICKS: u32 = 20;
+
+/// Starts the client for `session`; it runs as long as the page.
+pub fn start(session: String, token: String, you: String, state: ChatState) -> Outbox {
+    let (outbox, inbox) = mpsc::unbounded();
+    wasm_bindgen_futures::spawn_local(run(session, token, you, state, inbox));
+    outbox
+}
+
+/// A fresh client message id: time and randomness, unique per sender.
+pub fn new_client_id() -> String {
+    format!(
+        "{:x}-{:08x}",
+        js_sys::Date::now() as u64,
+        (js_sys::Math::random() * 4e9) as u64
+    )
+}
+
+enum Outcome {
+    Retry,
+    Stop,
+}
+
+async fn run(
+    session: String,
+    token: String,
+    you: String,
+    state: ChatState,
+    mut inbox: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut failures: u32 = 0;
+    let mut last_id: Option<String> = None;
+    loop {
+        state.connection.set(Connection::Connecting);
+        if let Ok(socket) = WebSocket::open(&socket_url()) {
+            let mut link = Link {
+                state,
+                you: &you,
+                last_id: &mut last_id,
+                failures: &mut failures,
+            };
+            if let Outcome::Stop = link.serve(socket, &session, &token, &mut inbox).await {
+                return;
+            }
+        }
+        failures = failures.saturating_add(1);
+        let delay = backoff_ms(failures);
+        state
+            .connection
+            .set(Connection::Reconnecting((delay / 1000.0).ceil() as u32));
+        TimeoutFuture::new(delay as u32).await;
+    }
+}
+
+/// Exponential from half a second, capped, with jitter between half and all
+/// of it, so clients dropped together do not return together.
+fn backoff_ms(failures: u32) -> f64 {
+    let base = (500.0 * 2f64.powi(failures.min(8) as i32)).min(MAX_BACKOFF_MS);
+    base * (0.5 + js_sys::Math::random() * 0.5)
+}
+
+fn socket_url() -> String {
+    let location = web_sys::window().expect("a window").location();
+    let scheme = if location.protocol().ok().as_deref() == Some("https:") {
+        "wss"
+    } else {
+        "ws"
+    };
+    format!("{scheme}://{}/ws", location.host().unwrap_or_default())
+}
+
+fn encode(frame: &ClientFrame) -> Message {
+    Message::Text(serde_json::to_string(frame).expect("frames serialise"))
+}
+
+/// One connection's life.
+struct Link<'a> {
+    state: ChatState,
+    you: &'a str,
+    last_id: &'a mut Option<String>,
+    failures: &'a mut u32,
+}
+
+impl Link<'_> {
+    async fn serve(
+        &mut self,
+        socket: WebSocket,
+        session: &str,
+        token: &str,
+        inbox: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> Outcome {
+        let (mut sink, mut stream) = socket.split();
+        let join = ClientFrame::Join {
+            v: PROTOCOL_VERSION,
+            session: session.into(),
+            token: token.into(),
+            after: self.last_id.clone(),
+        };
+        let opened = futures::select! {
+            sent = sink.send(encode(&join)).fuse() => sent.is_ok(),
+            _ = TimeoutFuture::new(10_000).fuse() => false,
+        };
+        if !opened {
+            return Outcome::Retry;
+        }
+
+        let mut joined = false;
+        let mut ticks: u32 = 0;
+        let mut last_heard = js_sys::Date::now();
+        let mut ticker = IntervalStream::new(1000);
+        // Messages refused for the rate, sent again on the next tick.
+        let mut deferred: Vec<String> = Vec::new();
+        loop {
+            futures::select! {
+                incoming = stream.next().fuse() => {
+                    let text = match incoming {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Bytes(_))) => continue,
+                        Some(Err(_)) | None => return Outcome::Retry,
+                    };
+                    last_heard = js_sys::Date::now();
+                    let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };
+                    match frame {
+                        ServerFrame::Joined { ended, .. } => {
+                            joined = true;
+                            *self.failures = 0;
+                            self.state.connection.set(Connection::Online);
+                            self.state.ended.set(ended);
+                            for pending in self.state.pending.get_untracked() {
+                                let frame = ClientFrame::Send { client_id: pending.client_id, text: pending.text };
+                                if sink.send(encode(&frame)).await.is_err() {
+                                    return Outcome::Retry;
+                                }
+                            }
+                        }
+                        ServerFrame::History { messages, .. } => self.merge(messages),
+                        ServerFrame::Message { message } => self.merge(vec![message]),
+                        ServerFrame::Ack { client_id, .. } => {
+                            self.state.pending.update(|p| p.retain(|m| m.client_id != client_id));
+                        }
+                        ServerFrame::Presence { online } => self.state.online.set(online),
+                        ServerFrame::Typing { participant } if participant.id != self.you => {
+                            self.show_typing(participant.name);
+                        }
+                        ServerFrame::Typing { .. } | ServerFrame::Pong { .. } => {}
+                        ServerFrame::Ended => self.state.ended.set(true),
+                        ServerFrame::Error { code, message, client_id } => {
+                            match (code, client_id) {
+                                (ErrorCode::Unauthorized | ErrorCode::NotFound, _) if !joined => {
+                                    self.state.connection.set(Connection::Refused(message));
+                                    return Outcome::Stop;
+                                }
+                                (ErrorCode::RateLimited, Some(id)) => deferred.push(id),
+                                (_, Some(id)) => {
+                                    self.state.pending.update(|p| p.retain(|m| m.client_id != id));
+                                    self.state.notice.set(Some(message));
+                                }
+                                (_, None) => self.state.notice.set(Some(message)),
+                            }
+                        }
+                    }
+                }
+                command = inbox.next().fuse() => {
+                    let frame = match command {
+                        None => return Outcome::Stop,
+                        Some(Command::Send(client_id)) => {
+                            let pending = self.state.pending.get_untracked();
+                            match pending.into_iter().find(|p| p.client_id == client_id) {
+                                Some(Pending { client_id, text }) => ClientFrame::Send { client_id, text },
+                                None => continue,
+                            }
+                        }
+                        Some(Command::Typing) => ClientFrame::Typing,
+                        Some(Command::EndSession) => ClientFrame::EndSession,
+                    };
+                    // Before the join is accepted, a message waits: the join
+                    // resends everything pending.
+                    if joined && sink.send(encode(&frame)).await.is_err() {
+                        return Outcome::Retry;
+                    }
+                }
+                _ = ticker.next().fuse() => {
+                    ticks = ticks.wrapping_add(1);
+                    if js_sys::Date::now() - last_heard > SILENCE_MS {
+                        return Outcome::Retry;
+                    }
+                    let mut frames: Vec<ClientFrame> = Vec::new();
+                    if ticks.is_multiple_of(PING_EVERY_TICKS) {
+                        frames.push(ClientFrame::Ping { nonce: ticks.into() });
+                    }
+                    let pending = self.state.pending.get_untracked();
+                    for id in deferred.drain(..) {
+                        if let Some(p) = pending.iter().find(|p| p.client_id == id) {
+                            frames.push(ClientFrame::Send { client_id: p.client_id.clone(), text: p.text.clone() });
+                        }
+                    }
+                    for frame in frames {
+                        if sink.send(encode(&frame)).await.is_err() {
+                            return Outcome::Retry;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Appends messages newer than the last one shown; older ones (a replay
+    /// overlapping what is on screen) are already there.
+    fn merge(&mut self, messages: Vec<ChatMessage>) {
+        let fresh: Vec<ChatMessage> = messages
+            .into_iter()
+            .filter(|m| {
+                let newer = self
+                    .last_id
+                    .as_deref()
+                    .is_none_or(|last| is_after(&m.id, last));
+                if newer {
+                    *self.last_id = Some(m.id.clone());
+                }
+                newer
+            })
+            .collect();
+        if !fresh.is_empty() {
+            self.state.messages.update(|shown| shown.extend(fresh));
+        }
+    }
+
+    fn show_typing(&self, name: String) {
+        let at = js_sys::Date::now();
+        self.state.typing.set(Some((name, at)));
+        let typing = self.state.typing;
+        wasm_bindgen_futures::spawn_local(async move {
+            TimeoutFuture::new(3000).await;
+            if typing.get_untracked().is_some_and(|(_, shown)| shown == at) {
+                typing.set(None);
+            }
+        });
+    }
+}

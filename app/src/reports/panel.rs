@@ -1,0 +1,211 @@
+//! The session page's report panel: a button to ask for a report, a progress
+//! bar that moves as the job reports its steps (pushed from the server, never
+//! polled), and the report in sections once it is written.
+
+use leptos::prelude::*;
+
+use super::{Report, ReportStatus};
+use crate::api::{load_report, ReportView};
+
+/// The panel for one session, as the holder of `token` sees it.
+#[component]
+pub fn ReportPanel(session: String, token: String) -> impl IntoView {
+    let status = RwSignal::new(None::<ReportStatus>);
+    let report = RwSignal::new(None::<Report>);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+
+    let initial = {
+        let (s, t) = (session.clone(), token.clone());
+        Resource::new(|| (), move |_| load_report(s.clone(), t.clone()))
+    };
+    let (s, t) = (session.clone(), token.clone());
+    Effect::new(move |_| {
+        if let Some(Ok(view)) = initial.get() {
+            show(view, status, report);
+            if status.get_untracked().is_some_and(|st| !st.is_finished()) {
+                follow(s.clone(), t.clone(), status, report, error);
+            }
+        }
+    });
+
+    let ask = move |regenerate: bool| {
+        let (s, t) = (session.clone(), token.clone());
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match crate::api::request_report(s.clone(), t.clone(), regenerate).await {
+                Ok(view) => {
+                    let running = view.status.as_ref().is_some_and(|st| !st.is_finished());
+                    show(view, status, report);
+                    if running {
+                        follow(s, t, status, report, error);
+                    }
+                }
+                Err(err) => error.set(Some(err.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+    let running = move || status.get().is_some_and(|s| !s.is_finished());
+    let ask_new = ask.clone();
+
+    view! {
+        <section id="report-panel" class="card" aria-labelledby="report-title">
+            <div class="row spread">
+                <h2 id="report-title">"Session report"</h2>
+                <Show
+                    when=move || report.get().is_some()
+                    fallback=move || {
+                        let ask = ask.clone();
+                        view! {
+                            <button data-testid="generate-report" disabled=move || busy.get() || running() on:click=move |_| ask(false)>
+                                "Generate report"
+                            </button>
+                        }
+                    }
+                >
+                    {
+                        let ask = ask_new.clone();
+                        view! {
+                            <button class="secondary" data-testid="regenerate-report" disabled=move || busy.get() || running() on:click=move |_| ask(true)>
+                                "Write a new report"
+                            </button>
+                        }
+                    }
+                </Show>
+            </div>
+            <p class="error" role="alert" data-testid="report-error">{move || error.get()}</p>
+            {move || status.get().filter(|s| !s.is_finished() || s.status == "failed").map(|s| view! { <Progress status=s/> })}
+            {move || report.get().map(|r| view! { <ReportView report=r/> })}
+        </section>
+    }
+}
+
+fn show(
+    view: ReportView,
+    status: RwSignal<Option<ReportStatus>>,
+    report: RwSignal<Option<Report>>,
+) {
+    status.set(view.status);
+    if view.report.is_some() {
+        report.set(view.report);
+    }
+}
+
+/// Follows the job until it ends, then loads the finished report.
+fn follow(
+    session: String,
+    token: String,
+    status: RwSignal<Option<ReportStatus>>,
+    report: RwSignal<Option<Report>>,
+    error: RwSignal<Option<String>>,
+) {
+    leptos::task::spawn_local(async move {
+        use futures::StreamExt;
+
+        let updates = match crate::api::follow_report(session.clone(), token.clone()).await {
+            Ok(updates) => updates,
+            Err(err) => return error.set(Some(err.to_string())),
+        };
+        let mut updates = updates.into_inner();
+        // Lines may arrive split or several to a chunk.
+        let mut pending = String::new();
+        while let Some(chunk) = updates.next().await {
+            match chunk {
+                Ok(text) => pending.push_str(&text),
+                Err(err) => return error.set(Some(err.to_string())),
+            }
+            while let Some(end) = pending.find('\n') {
+                let line: String = pending.drain(..=end).collect();
+                if let Ok(update) = serde_json::from_str::<ReportStatus>(line.trim()) {
+                    status.set(Some(update));
+                }
+            }
+        }
+        if status
+            .get_untracked()
+            .is_some_and(|s| s.status == "completed")
+        {
+            match load_report(session, token).await {
+                Ok(view) => show(view, status, report),
+                Err(err) => error.set(Some(err.to_string())),
+            }
+        }
+    });
+}
+
+#[component]
+fn Progress(status: ReportStatus) -> impl IntoView {
+    let failed = status.status == "failed";
+    let label = if failed {
+        format!(
+            "The report could not be written after {} attempt{}: {}",
+            status.attempts,
+            if status.attempts == 1 { "" } else { "s" },
+            status.reason.clone().unwrap_or_default()
+        )
+    } else {
+        format!("{} ({}%)", status.step, status.progress)
+    };
+    view! {
+        <div class="progress" data-testid="report-progress" data-status=status.status.clone()>
+            <progress max="100" value=status.progress aria-label="Report progress"></progress>
+            <p data-testid="report-step" class:error=failed>{label}</p>
+        </div>
+    }
+}
+
+#[component]
+fn ReportView(report: Report) -> impl IntoView {
+    let a = report.analytics.clone();
+    let n = report.narrative.clone();
+    let written_by = match &report.model {
+        Some(model) => format!("Written by {model}"),
+        None => "Written without a language model, from the session's figures".to_string(),
+    };
+    let minutes = a.duration_secs.div_ceil(60);
+    let secs = |v: Option<f64>| {
+        v.map(|s| format!("{s:.0} s"))
+            .unwrap_or_else(|| "no answers".into())
+    };
+    let list = |items: Vec<String>| view! { <ul>{items.into_iter().map(|i| view! { <li>{i}</li> }).collect_view()}</ul> };
+
+    view! {
+        <article class="report" data-testid="report">
+            <p class="muted" data-testid="report-origin">{written_by} " · version " {report.version}</p>
+            <h3>"Summary"</h3>
+            <p data-testid="report-summary">{n.summary}</p>
+            <h3>"What went well"</h3>
+            {list(n.went_well)}
+            <h3>"What to work on"</h3>
+            {list(n.to_work_on)}
+            <h3>"Suggested next steps"</h3>
+            {list(n.next_steps)}
+            <h3>"Figures"</h3>
+            <p>
+                {format!("{} messages over about {minutes} min. ", a.messages)}
+                {format!("Questions: tutor {}, students {}. ", a.tutor_questions, a.student_questions)}
+                {format!("Median answer time: tutor {}, students {}.", secs(a.tutor_response_median_secs), secs(a.student_response_median_secs))}
+            </p>
+            <table data-testid="report-participants">
+                <thead><tr><th>"Participant"</th><th>"Role"</th><th>"Messages"</th><th>"Words"</th><th>"Share"</th><th>"Questions"</th></tr></thead>
+                <tbody>
+                    {a.participants.into_iter().map(|p| view! {
+                        <tr>
+                            <td>{p.name}</td>
+                            <td>{p.role.as_str()}</td>
+                            <td>{p.messages}</td>
+                            <td>{p.words}</td>
+                            <td>
+                                <span class="share"><span class="bar" style:width=format!("{}%", p.talk_share_pct)></span></span>
+                                {format!("{:.0}%", p.talk_share_pct)}
+                            </td>
+                            <td>{p.questions}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </article>
+    }
+}

@@ -1,0 +1,373 @@
+//! Who may use the queue dashboard, and the guard in front of its routes.
+//!
+//! In development the dashboard is open. In production it needs a session:
+//! the admin signs in with `ADMIN_TOKEN` and gets a cookie that holds an
+//! expiry time and an HMAC-SHA256 of it, keyed by a hash of the token. The
+//! server keeps no session state, so every instance accepts every other's
+//! cookies, and changing the token ends every session. The cost of being
+//! stateless: signing out only makes this browser forget its cookie; a copy
+//! taken before stays valid until it expires (12 hours at most).
+//!
+//! State-changing requests from another site are refused whatever their
+//! cookies: the cookie is `SameSite=Strict`, and the guard checks
+//! `Sec-Fetch-Site` and `Origin` as well.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use app::{admin::types::Access, api::AppError};
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderMap, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::AdminToken;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "queue_admin";
+/// How long a sign-in lasts.
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Where the dashboard's server functions live; the guard covers all of it.
+pub const API_PREFIX: &str = "/api/admin/";
+
+/// The dashboard's access rule, fixed at start-up.
+#[derive(Clone)]
+pub enum AdminAuth {
+    /// Development: open to anyone.
+    Open,
+    /// Production with a token: sessions signed with `key`.
+    Token {
+        /// SHA-256 of the token, to compare a sign-in attempt in constant
+        /// time whatever its length.
+        token_digest: [u8; 32],
+        /// The HMAC key of session cookies, derived from the token.
+        key: [u8; 32],
+    },
+    /// Production without a token: nobody may use it.
+    Off,
+}
+
+impl AdminAuth {
+    pub fn new(production: bool, token: Option<&AdminToken>) -> Self {
+        match (production, token) {
+            (false, _) => AdminAuth::Open,
+            (true, None) => AdminAuth::Off,
+            (true, Some(token)) => {
+                let secret = token.expose().as_bytes();
+                let mut key = Sha256::new();
+                key.update(b"queue-dashboard-session\0");
+                key.update(secret);
+                AdminAuth::Token {
+                    token_digest: Sha256::digest(secret).into(),
+                    key: key.finalize().into(),
+                }
+            }
+        }
+    }
+
+    /// Who the request with `headers` is, at `now`.
+    pub fn access(&self, headers: &HeaderMap, now: SystemTime) -> Access {
+        match self {
+            AdminAuth::Open => Access::Open,
+            AdminAuth::Off => Access::Off,
+            AdminAuth::Token { key, .. } => {
+                let valid = session_cookie(headers).is_some_and(|value| verify(key, value, now));
+                if valid {
+                    Access::SignedIn
+                } else {
+                    Access::SignInRequired
+                }
+            }
+        }
+    }
+
+    /// Checks `token`; the `Set-Cookie` value of a new session when it is
+    /// the admin token, `None` otherwise (and always outside token mode).
+    pub fn login(&self, token: &str, now: SystemTime) -> Option<String> {
+        let AdminAuth::Token { token_digest, key } = self else {
+            return None;
+        };
+        let shown: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if !bool::from(shown.ct_eq(token_digest)) {
+            return None;
+        }
+        let expires = unix_secs(now) + SESSION_TTL.as_secs();
+        let value = format!("{expires}.{}", hex(&sign(key, expires)));
+        Some(format!(
+            "{COOKIE}={value}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
+            SESSION_TTL.as_secs()
+        ))
+    }
+}
+
+/// A cookie that replaces the session with an expired, empty one.
+pub fn logout_cookie() -> String {
+    format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict")
+}
+
+/// The value of the session cookie among the request's cookies.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// Whether `value` is `<expiry>.<hmac>` signed with `key` and not expired.
+fn verify(key: &[u8; 32], value: &str, now: SystemTime) -> bool {
+    let Some((expires, mac)) = value.split_once('.') else {
+        return false;
+    };
+    let Ok(expires) = expires.parse::<u64>() else {
+        return false;
+    };
+    let expected = hex(&sign(key, expires));
+    let matches = bool::from(expected.as_bytes().ct_eq(mac.as_bytes()));
+    matches && expires > unix_secs(now)
+}
+
+/// The signature of a session that ends at `expires`.
+fn sign(key: &[u8; 32], expires: u64) -> [u8; 32] {
+    hmac_sha256(key, format!("queue-admin-session:{expires}").as_bytes())
+}
+
+/// HMAC-SHA256 (RFC 2104) with a key of at most one block (64 bytes).
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut inner_pad = [0x36u8; 64];
+    let mut outer_pad = [0x5cu8; 64];
+    for (i, byte) in key.iter().take(64).enumerate() {
+        inner_pad[i] ^= byte;
+        outer_pad[i] ^= byte;
+    }
+    let inner = Sha256::new()
+        .chain_update(inner_pad)
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(outer_pad)
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unix_secs(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Whether a request may change something: reads (GET, HEAD) always may;
+/// anything else only when the browser says it comes from this site. A
+/// client that is not a browser sends neither header and passes here, but
+/// it still needs the session cookie. Behind a proxy that rewrites `Host`,
+/// the proxy must pass the original on for the `Origin` check to agree.
+pub fn same_origin(method: &Method, headers: &HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+    };
+    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site")) {
+        if !matches!(site, "same-origin" | "none") {
+            return false;
+        }
+    }
+    match (text(header::ORIGIN), text(header::HOST)) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => {
+            origin == format!("http://{host}") || origin == format!("https://{host}")
+        }
+        (Some(_), None) => false,
+    }
+}
+
+/// In front of every route under [`API_PREFIX`]: refuses cross-site
+/// state changes, and everything but the access check and the sign-in to
+/// anyone without access, before any server function runs.
+pub async fn guard(State(auth): State<AdminAuth>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !path.starts_with(API_PREFIX) {
+        return next.run(request).await;
+    }
+    if !same_origin(request.method(), request.headers()) {
+        tracing::warn!(path, "cross-site request to the queue dashboard refused");
+        return (
+            StatusCode::FORBIDDEN,
+            "cross-site requests to the queue dashboard are refused",
+        )
+            .into_response();
+    }
+    let open_to_all = matches!(&path[API_PREFIX.len()..], "access" | "login" | "logout");
+    if !open_to_all {
+        match auth.access(request.headers(), SystemTime::now()) {
+            Access::Open | Access::SignedIn => {}
+            Access::SignInRequired => {
+                return (
+                    StatusCode::FORBIDDEN,
+                    "sign in to the queue dashboard first",
+                )
+                    .into_response()
+            }
+            Access::Off => {
+                return (StatusCode::NOT_FOUND, "the queue dashboard is switched off")
+                    .into_response()
+            }
+        }
+    }
+    arguments_errors_as_400(next.run(request).await).await
+}
+
+/// A server function whose arguments do not decode answers 500 before any
+/// code of ours runs; that is the caller's mistake, so it becomes a 400 with
+/// a message that says what was wrong.
+async fn arguments_errors_as_400(response: Response) -> Response {
+    let failed = response.status() == StatusCode::INTERNAL_SERVER_ERROR;
+    if !failed
+        || !response
+            .headers()
+            .contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER)
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let body = match serde_json::from_slice::<AppError>(&bytes) {
+        Ok(AppError::BadRequest(_)) => {
+            parts.status = StatusCode::BAD_REQUEST;
+            bytes
+        }
+        Ok(AppError::Transport(message)) if message.starts_with("error deserializing") => {
+            parts.status = StatusCode::BAD_REQUEST;
+            let detail = message
+                .split_once(": ")
+                .map_or(message.as_str(), |(_, d)| d);
+            let error = AppError::BadRequest(format!("The request is not valid: {detail}"));
+            serde_json::to_vec(&error).unwrap_or_default().into()
+        }
+        _ => bytes,
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth() -> AdminAuth {
+        let vars = [
+            ("REDIS_URL".to_string(), "redis://127.0.0.1".to_string()),
+            ("APP_ENV".to_string(), "production".to_string()),
+            (
+                "ADMIN_TOKEN".to_string(),
+                "correct horse battery staple".to_string(),
+            ),
+        ];
+        let config = crate::config::Config::from_vars(&vars.into_iter().collect()).unwrap();
+        AdminAuth::new(config.production, config.admin_token.as_ref())
+    }
+
+    fn with_cookie(set_cookie: &str) -> HeaderMap {
+        let pair = set_cookie.split(';').next().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, format!("other=1; {pair}").parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_signed_in_cookie_gives_access_until_it_expires() {
+        let auth = auth();
+        let now = SystemTime::now();
+        let cookie = auth
+            .login("correct horse battery staple", now)
+            .expect("the token is accepted");
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("Secure")
+                && cookie.contains("SameSite=Strict")
+        );
+        assert_eq!(auth.access(&with_cookie(&cookie), now), Access::SignedIn);
+        let later = now + SESSION_TTL + Duration::from_secs(1);
+        assert_eq!(
+            auth.access(&with_cookie(&cookie), later),
+            Access::SignInRequired
+        );
+    }
+
+    #[test]
+    fn a_wrong_token_or_a_forged_cookie_is_refused() {
+        let auth = auth();
+        let now = SystemTime::now();
+        assert!(auth.login("correct horse battery stapl", now).is_none());
+        let cookie = auth.login("correct horse battery staple", now).unwrap();
+        // A later expiry with the old signature does not verify.
+        let value = cookie
+            .split(';')
+            .next()
+            .unwrap()
+            .trim_start_matches("queue_admin=");
+        let (expires, mac) = value.split_once('.').unwrap();
+        let later: u64 = expires.parse::<u64>().unwrap() + 86_400;
+        let forged = format!("queue_admin={later}.{mac}");
+        assert_eq!(
+            auth.access(&with_cookie(&forged), now),
+            Access::SignInRequired
+        );
+        assert_eq!(auth.access(&HeaderMap::new(), now), Access::SignInRequired);
+    }
+
+    #[test]
+    fn the_hmac_matches_the_rfc_4231_test_vector() {
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            hex(&mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn state_changes_from_another_origin_are_refused() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "127.0.0.1:5000".parse().unwrap());
+        headers.insert(header::ORIGIN, "http://127.0.0.1:5000".parse().unwrap());
+        assert!(same_origin(&Method::POST, &headers));
+        headers.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        assert!(!same_origin(&Method::POST, &headers));
+        assert!(same_origin(&Method::GET, &headers));
+
+        let mut headers = HeaderMap::new();
+        headers.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert!(!same_origin(&Method::POST, &headers));
+    }
+
+    #[test]
+    fn outside_production_it_is_open_and_without_a_token_it_is_off() {
+        assert_eq!(
+            AdminAuth::new(false, None).access(&HeaderMap::new(), SystemTime::now()),
+            Access::Open
+        );
+        assert_eq!(
+            AdminAuth::new(true, None).access(&HeaderMap::new(), SystemTime::now()),
+            Access::Off
+        );
+        assert!(AdminAuth::new(true, None)
+            .login("anything at all here", SystemTime::now())
+            .is_none());
+    }
+}

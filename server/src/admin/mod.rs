@@ -1,0 +1,62 @@
+//! The queue dashboard's server side: who may use it ([`auth`]), what it
+//! reads and does through the queue's admin operations (`backend`), and the
+//! live feed its pages follow ([`live`]).
+//!
+//! It uses only the queue's public API and the report store's token counts;
+//! it writes no Redis key of its own.
+
+pub mod auth;
+mod backend;
+mod convert;
+pub mod live;
+
+use std::net::SocketAddr;
+
+use crate::{config::Config, queue::Queue, reports::ReportStore};
+use auth::AdminAuth;
+use live::LiveFeed;
+use tokio_util::sync::CancellationToken;
+
+/// Everything the dashboard's server functions need; cheap to clone.
+#[derive(Clone)]
+pub struct Dashboard {
+    pub(crate) queue: Queue,
+    /// Model tokens spent today, for the overview.
+    pub(crate) reports: ReportStore,
+    pub auth: AdminAuth,
+    pub(crate) live: LiveFeed,
+    /// Redis commands a day the queue's own count is compared with.
+    pub(crate) daily_budget: u64,
+}
+
+impl Dashboard {
+    pub fn new(
+        config: &Config,
+        queue: Queue,
+        reports: ReportStore,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Dashboard {
+            live: LiveFeed::new(queue.clone(), shutdown),
+            queue,
+            reports,
+            auth: AdminAuth::new(config.production, config.admin_token.as_ref()),
+            daily_budget: config.redis_daily_budget,
+        }
+    }
+
+    /// Says at start-up where the dashboard is, or why it is off.
+    pub fn announce(&self, addr: SocketAddr) {
+        match self.auth {
+            AdminAuth::Off => tracing::warn!(
+                "Queue dashboard is off: APP_ENV=production and ADMIN_TOKEN is not set"
+            ),
+            AdminAuth::Open => tracing::info!(
+                "Queue dashboard available at http://{addr}/admin/queues (development mode: open to anyone who reaches this server)"
+            ),
+            AdminAuth::Token { .. } => tracing::info!(
+                "Queue dashboard available at http://{addr}/admin/queues (sign in with ADMIN_TOKEN)"
+            ),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The Redis adapter's local side: one room per session that has a member
+//! on this instance, fed by the instance's one shared subscription.
+//!
+//! A room's task holds the session's channel on the [`Subscriber`], reads
+//! each payload once, and hands its sockets a ready-made frame through a
+//! broadcast. Messages reach sockets only this way, also those sent on this
+//! instance, so each socket sees every message once and in the stream's
+//! order. When the subscription was lost (the epoch changed) or the room
+//! fell behind, the room catches up from the stream instead of skipping.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use app::chat::protocol::{ChatMessage, ServerFrame};
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    keys,
+    metrics::ChatMetrics,
+    relay::{self, Relayed, StreamId},
+    sessions::now_ms,
+    store::Store,
+};
+use crate::redis_client::{CommandCounter, Subscriber};
+
+/// How many frames a socket may fall behind its room before it is told it
+/// lagged and resynchronises from the stream.
+const ROOM_CAPACITY: usize = 1024;
+
+/// One frame for the sockets of a room.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The message's stream id; `None` for events, which carry no order.
+    pub id: Option<StreamId>,
+    pub frame: Utf8Bytes,
+}
+
+/// The frame of a live message.
+pub fn message_frame(message: ChatMessage) -> Utf8Bytes {
+    let frame = ServerFrame::Message { message };
+    serde_json::to_string(&frame)
+        .expect("a frame always serialises")
+        .into()
+}
+
+struct Room {
+    sender: broadcast::Sender<Arc<Delivery>>,
+    /// Sockets of this instance in the room; the room closes at zero.
+    members: usize,
+    /// Becomes true once the subscription is confirmed and the room knows
+    /// where the stream stands.
+    ready: watch::Receiver<bool>,
+    stop: CancellationToken,
+}
+
+/// This instance's rooms.
+#[derive(Clone)]
+pub struct Rooms {
+    subscriber: Subscriber,
+    counter: Arc<CommandCounter>,
+    store: Store,
+    metrics: Arc<ChatMetrics>,
+    /// Session → room. A std mutex: it is held for map updates only.
+    rooms: Arc<Mutex<HashMap<String, Room>>>,
+}
+
+/// A socket's place in a room; leaving the room when dropped.
+pub struct Membership {
+    rooms: Rooms,
+    session: String,
+    pub receiver: broadcast::Receiver<Arc<Delivery>>,
+}
+
+impl Rooms {
+    pub fn new(
+        subscriber: Subscriber,
+        counter: Arc<CommandCounter>,
+        store: Store,
+        metrics: Arc<ChatMetrics>,
+    ) -> Self {
+        Rooms {
+            subscriber,
+            counter,
+            store,
+            metrics,
+            rooms: Arc::default(),
+        }
+    }
+
+    /// Enters the room of `session`, opening it (and subscribing) when this
+    /// is its first local member. Returns once the room is live, so the
+    /// caller may read history next without missing what follows it.
+    pub async fn enter(&self, session: &str) -> Membership {
+        let (receiver, mut ready) = {
+            let mut rooms = self.rooms.lock().expect("rooms lock poisoned");
+            let room = rooms
+                .entry(session.to_string())
+                .or_insert_with(|| self.open(session));
+            room.members += 1;
+            (room.sender.subscribe(), room.ready.clone())
+        };
+        let membership = Membership {
+            rooms: self.clone(),
+            session: session.to_string(),
+            receiver,
+        };
+        // A room that cannot confirm (Redis down) still lets the socket in;
+        // it catches up when the subscription returns.
+        let _ = ready.wait_for(|ready| *ready).await;
+        membership
+    }
+
+    /// How many rooms are open on this instance.
+    pub fn open_rooms(&self) -> usize {
+        self.rooms.lock().expect("rooms lock poisoned").len()
+    }
+
+    fn open(&self, session: &str) -> Room {
+        let (sender, _) = broadcast::channel(ROOM_CAPACITY);
+        let (ready_tx, ready) = watch::channel(false);
+        let stop = CancellationToken::new();
+        let task = RoomTask {
+            session: session.to_string(),
+            subscriber: self.subscriber.clone(),
+            counter: self.counter.clone(),
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            sender: sender.clone(),
+        };
+        tokio::spawn(task.run(ready_tx, stop.clone()));
+        Room {
+            sender,
+            members: 0,
+            ready,
+            stop,
+        }
+    }
+
+    fn leave(&self, session: &str) {
+        let mut rooms = self.rooms.lock().expect("rooms lock poisoned");
+        if let Some(room) = rooms.get_mut(session) {
+            room.members -= 1;
+            if room.members == 0 {
+                room.stop.cancel();
+                rooms.remove(session);
+            }
+        }
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.rooms.leave(&self.session);
+    }
+}
+
+struct RoomTask {
+    session: String,
+    subscriber: Subscriber,
+    counter: Arc<CommandCounter>,
+    store: Store,
+    metrics: Arc<ChatMetrics>,
+    sender: broadcast::Sender<Arc<Delivery>>,
+}
+
+impl RoomTask {
+    async fn run(self, ready: watch::Sender<bool>, stop: CancellationToken) {
+        let channel = keys::channel(&self.session);
+        let mut inbox = self.subscriber.subscribe(&channel, &self.counter).await;
+        let mut epoch = self.subscriber.epoch();
+        epoch.borrow_and_update();
+
+        // Where the stream stands now: anything up to here is in the history
+        // every socket reads after the room is ready.
+        let mut last = self.store.last_id(&self.session).await.ok().flatten();
+        let _ = ready.send(true);
+
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                received = inbox.recv() => match received {
+                    Ok(message) => self.relay(&message.payload, &mut last),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(session = %self.session, missed, "room fell behind its channel; catching up from the stream");
+                        self.catch_up(&mut last).await;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                changed = epoch.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    // Messages published while the subscription was down are
+                    // only in the stream now.
+                    self.catch_up(&mut last).await;
+                }
+            }
+        }
+        drop(inbox);
+        self.subscriber.release(&channel);
+    }
+
+    fn relay(&self, payload: &[u8], last: &mut Option<StreamId>) {
+        match relay::parse(payload) {
+            Some(Relayed::Message(id, message)) => self.forward(id, message, last),
+            Some(Relayed::Event(frame)) => {
+                let _ = self.sender.send(Arc::new(Delivery {
+                    id: None,
+                    frame: frame.to_string().into(),
+                }));
+            }
+            None => {
+                tracing::warn!(session = %self.session, "ignored a payload this version cannot read")
+            }
+        }
+    }
+
+    fn forward(&self, id: StreamId, message: ChatMessage, last: &mut Option<StreamId>) {
+        if last.is_some_and(|last| id <= last) {
+            return;
+        }
+        *last = Some(id);
+        self.metrics.record_lag(now_ms().saturating_sub(id.ms));
+        let _ = self.sender.send(Arc::new(Delivery {
+            id: Some(id),
+            frame: message_frame(message),
+        }));
+    }
+
+    async fn catch_up(&self, last: &mut Option<StreamId>) {
+        let missed = match *last {
+            Some(after) => self.store.after(&self.session, after).await,
+            None => self.store.recent(&self.session, ROOM_CAPACITY).await,
+        };
+        match missed {
+            Ok(messages) => {
+                for message in messages {
+                    if let Ok(id) = message.id.parse() {
+                        self.forward(id, message, last);
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(session = %self.session, cause = %err, "room could not catch up")
+            }
+        }
+    }
+}

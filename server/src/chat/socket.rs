@@ -1,0 +1,391 @@
+//! One WebSocket connection: the join handshake, then frames both ways
+//! until the client leaves or the instance shuts down.
+//!
+//! A frame that is not JSON, not of this protocol, too large, or over a limit
+//! gets an error frame and the connection goes on. A refused join (no valid
+//! token, no such session, session full) gets an error frame and a close.
+
+use std::time::{Duration, Instant};
+
+use app::chat::protocol::{ClientFrame, ErrorCode, Role, ServerFrame, PROTOCOL_VERSION};
+use axum::{
+    extract::{
+        ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade},
+        State,
+    },
+    response::Response,
+};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{field::Empty, Instrument};
+
+use super::{limits, relay::StreamId, rooms::Membership, ChatEngine, ChatError};
+use crate::chat::limits::RateLimit;
+
+/// How long a new connection has to send its `join`.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames above this are refused by the WebSocket layer itself, which closes
+/// the connection; below it, an oversized message gets an error frame.
+const FRAME_CEILING: usize = 64 * 1024;
+/// How many messages a fresh join loads.
+const JOIN_HISTORY: usize = 200;
+
+/// `GET /ws`: upgrades to a chat connection.
+pub async fn upgrade(ws: WebSocketUpgrade, State(engine): State<ChatEngine>) -> Response {
+    let ceiling = FRAME_CEILING.max(engine.settings().max_message_bytes * 4);
+    // Small buffers: an idle socket should cost kilobytes, not the 256 KiB
+    // the defaults reserve.
+    ws.read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(ceiling)
+        .max_frame_size(ceiling)
+        .on_upgrade(move |socket| {
+            let conn = engine.next_connection_id();
+            let span = tracing::info_span!("socket", conn, session = Empty, participant = Empty);
+            Connection {
+                engine,
+                socket,
+                conn,
+            }
+            .run()
+            .instrument(span)
+        })
+}
+
+struct Connection {
+    engine: ChatEngine,
+    socket: WebSocket,
+    conn: u64,
+}
+
+/// A connection that has joined a session.
+struct Joined {
+    session: String,
+    you: app::chat::protocol::Participant,
+    membership: Membership,
+    /// The newest message this socket has been sent; never sent twice.
+    last: Option<StreamId>,
+    rate: RateLimit,
+    last_typing: Option<Instant>,
+}
+
+impl Connection {
+    async fn run(mut self) {
+        self.engine.metrics_handle().socket_opened();
+        let joined = self.handshake().await;
+        if let Some(mut joined) = joined {
+            let ended = self.serve(&mut joined).await;
+            tracing::debug!(how = ended, "socket ended");
+            if let Err(err) = self
+                .engine
+                .presence()
+                .leave(&joined.session, self.conn)
+                .await
+            {
+                tracing::debug!(cause = %err, "presence not cleared; it expires by itself");
+            }
+        }
+        self.engine.metrics_handle().socket_closed();
+    }
+
+    /// Waits for a valid `join`; `None` when the connection ends first.
+    async fn handshake(&mut self) -> Option<Joined> {
+        let shutdown = self.engine.shutdown_token();
+        let deadline = tokio::time::sleep(JOIN_TIMEOUT);
+        tokio::pin!(deadline);
+        loop {
+            let incoming = tokio::select! {
+                _ = shutdown.cancelled() => {
+                    self.close(close_code::AWAY, "going away").await;
+                    return None;
+                }
+                _ = &mut deadline => {
+                    self.send(&ServerFrame::error(ErrorCode::NotJoined, "Join a session first.")).await;
+                    self.close(close_code::POLICY, "no join").await;
+                    return None;
+                }
+                incoming = self.socket.recv() => incoming,
+            };
+            let frame = match self.read(incoming).await? {
+                Some(frame) => frame,
+                None => continue,
+            };
+            match frame {
+                ClientFrame::Join {
+                    v,
+                    session,
+                    token,
+                    after,
+                } => {
+                    if v != PROTOCOL_VERSION {
+                        let message =
+                            format!("This server speaks protocol version {PROTOCOL_VERSION}.");
+                        self.send(&ServerFrame::error(ErrorCode::UnsupportedVersion, message))
+                            .await;
+                        continue;
+                    }
+                    match self.join(session, &token, after).await {
+                        Ok(joined) => return Some(joined),
+                        Err(err @ ChatError::Unavailable) => self.send_error(&err, None).await,
+                        Err(err) => {
+                            self.send_error(&err, None).await;
+                            self.close(close_code::POLICY, "refused").await;
+                            return None;
+                        }
+                    }
+                }
+                ClientFrame::Ping { nonce } => self.send(&ServerFrame::Pong { nonce }).await,
+                _ => {
+                    self.send(&ServerFrame::error(
+                        ErrorCode::NotJoined,
+                        "Join a session first.",
+                    ))
+                    .await
+                }
+            }
+        }
+    }
+
+    async fn join(
+        &mut self,
+        session: String,
+        token: &str,
+        after: Option<String>,
+    ) -> Result<Joined, ChatError> {
+        let engine = self.engine.clone();
+        let you = engine.sessions().check(&session, token).await?;
+        let info = engine.sessions().info(&session).await?;
+        let span = tracing::Span::current();
+        span.record("session", session.as_str());
+        span.record("participant", you.id.as_str());
+
+        // In the room before presence is announced and history is read, so
+        // this socket misses nothing published from here on.
+        let membership = engine.rooms().enter(&session).await;
+        engine
+            .presence()
+            .enter(
+                &session,
+                self.conn,
+                &you,
+                engine.settings().max_connections_per_session,
+            )
+            .await?;
+
+        let after = after.and_then(|id| id.parse::<StreamId>().ok());
+        let (messages, resumed) = match after {
+            Some(after) => (engine.store().after(&session, after).await?, true),
+            None => (engine.store().recent(&session, JOIN_HISTORY).await?, false),
+        };
+        let last = messages.last().and_then(|m| m.id.parse().ok()).or(after);
+        self.send(&ServerFrame::Joined {
+            v: PROTOCOL_VERSION,
+            you: you.clone(),
+            title: info.title,
+            ended: info.ended,
+        })
+        .await;
+        self.engine
+            .metrics_handle()
+            .messages_out(messages.len() as u64);
+        self.send(&ServerFrame::History { messages, resumed }).await;
+
+        let rate = RateLimit::new(engine.settings().messages_per_second, Instant::now());
+        Ok(Joined {
+            session,
+            you,
+            membership,
+            last,
+            rate,
+            last_typing: None,
+        })
+    }
+
+    /// Serves a joined connection; says how it ended.
+    async fn serve(&mut self, joined: &mut Joined) -> &'static str {
+        let shutdown = self.engine.shutdown_token();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    self.close(close_code::AWAY, "going away").await;
+                    return "instance shutting down";
+                }
+                delivery = joined.membership.receiver.recv() => match delivery {
+                    Ok(delivery) => {
+                        if let Some(id) = delivery.id {
+                            if joined.last.is_some_and(|last| id <= last) {
+                                continue;
+                            }
+                            joined.last = Some(id);
+                            self.engine.metrics_handle().messages_out(1);
+                        }
+                        if self.socket.send(Message::Text(delivery.frame.clone())).await.is_err() {
+                            return "client gone";
+                        }
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "socket fell behind; resynchronising from the stream");
+                        self.resync(joined).await;
+                    }
+                    Err(RecvError::Closed) => return "room closed",
+                },
+                incoming = self.socket.recv() => {
+                    let frame = match self.read(incoming).await {
+                        None => return "client left",
+                        Some(None) => continue,
+                        Some(Some(frame)) => frame,
+                    };
+                    self.handle(joined, frame).await;
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, joined: &mut Joined, frame: ClientFrame) {
+        let engine = self.engine.clone();
+        match frame {
+            ClientFrame::Send { client_id, text } => {
+                let posted = async {
+                    limits::check_message(&client_id, &text, engine.settings().max_message_bytes)?;
+                    joined.rate.take(Instant::now())?;
+                    engine
+                        .store()
+                        .post(&joined.session, &joined.you, &client_id, &text)
+                        .await
+                }
+                .await;
+                match posted {
+                    Ok(posted) => {
+                        if !posted.duplicate {
+                            engine.metrics_handle().message_in();
+                        }
+                        self.send(&ServerFrame::Ack {
+                            client_id,
+                            id: posted.id.to_string(),
+                        })
+                        .await;
+                    }
+                    Err(err) => self.send_error(&err, Some(client_id)).await,
+                }
+            }
+            ClientFrame::Typing => {
+                let now = Instant::now();
+                if joined
+                    .last_typing
+                    .is_none_or(|at| now.duration_since(at) >= limits::TYPING_EVERY)
+                {
+                    joined.last_typing = Some(now);
+                    let frame = ServerFrame::Typing {
+                        participant: joined.you.clone(),
+                    };
+                    if let Err(err) = engine.publish(&joined.session, &frame).await {
+                        tracing::debug!(cause = %err, "typing notice dropped");
+                    }
+                }
+            }
+            ClientFrame::EndSession => {
+                let result = if joined.you.role == Role::Tutor {
+                    engine.end(&joined.session).await
+                } else {
+                    Err(ChatError::Forbidden)
+                };
+                if let Err(err) = result {
+                    self.send_error(&err, None).await;
+                }
+            }
+            ClientFrame::Ping { nonce } => self.send(&ServerFrame::Pong { nonce }).await,
+            ClientFrame::Join { .. } => {
+                self.send(&ServerFrame::error(
+                    ErrorCode::NotJoined,
+                    "This connection has already joined.",
+                ))
+                .await
+            }
+        }
+    }
+
+    /// Sends what the socket missed after falling behind its room.
+    async fn resync(&mut self, joined: &mut Joined) {
+        let missed = match joined.last {
+            Some(last) => self.engine.store().after(&joined.session, last).await,
+            None => {
+                self.engine
+                    .store()
+                    .recent(&joined.session, JOIN_HISTORY)
+                    .await
+            }
+        };
+        match missed {
+            Ok(messages) => {
+                if let Some(last) = messages.last().and_then(|m| m.id.parse().ok()) {
+                    joined.last = Some(last);
+                }
+                self.engine
+                    .metrics_handle()
+                    .messages_out(messages.len() as u64);
+                self.send(&ServerFrame::History {
+                    messages,
+                    resumed: true,
+                })
+                .await;
+            }
+            Err(err) => self.send_error(&err, None).await,
+        }
+    }
+
+    /// Reads one incoming WebSocket message: `None` when the connection is
+    /// over, `Some(None)` when the frame was answered with an error (or was
+    /// a control frame), `Some(Some(frame))` for a frame to act on.
+    async fn read(
+        &mut self,
+        incoming: Option<Result<Message, axum::Error>>,
+    ) -> Option<Option<ClientFrame>> {
+        let text = match incoming {
+            None | Some(Ok(Message::Close(_))) => return None,
+            Some(Err(err)) => {
+                tracing::debug!(cause = %err, "socket failed");
+                self.engine.metrics_handle().connection_error();
+                return None;
+            }
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(_))) => {
+                self.send(&ServerFrame::error(
+                    ErrorCode::BadFrame,
+                    "Frames are JSON text.",
+                ))
+                .await;
+                return Some(None);
+            }
+            Some(Ok(_)) => return Some(None),
+        };
+        match limits::decode(text.as_str(), self.engine.settings().max_message_bytes) {
+            Ok(frame) => Some(Some(frame)),
+            Err(err) => {
+                self.send_error(&err, None).await;
+                Some(None)
+            }
+        }
+    }
+
+    async fn send_error(&mut self, err: &ChatError, client_id: Option<String>) {
+        self.send(&ServerFrame::Error {
+            code: err.code(),
+            message: err.to_string(),
+            client_id,
+        })
+        .await;
+    }
+
+    async fn send(&mut self, frame: &ServerFrame) {
+        let text = serde_json::to_string(frame).expect("a frame always serialises");
+        // A failed write shows up as the end of the stream on the next read.
+        let _ = self.socket.send(Message::Text(text.into())).await;
+    }
+
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = self.socket.send(Message::Close(Some(frame))).await;
+    }
+}

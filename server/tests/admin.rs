@@ -1,0 +1,586 @@
+//! The queue dashboard's access rules and its server functions over real
+//! HTTP: a real Redis, a real instance on port 0, requests as a browser or a
+//! script would send them.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use server::{
+    queue::{EnqueueOptions, Queue, QueueOptions},
+    redis_client::{self, RedisUrl, Subscriber},
+    testkit::RedisServer,
+};
+use support::TestApp;
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "a-long-enough-admin-token-for-tests";
+
+async fn production(redis: &RedisServer) -> TestApp {
+    TestApp::spawn(
+        &redis.url(),
+        &[("APP_ENV", "production"), ("ADMIN_TOKEN", TOKEN)],
+    )
+    .await
+}
+
+/// A server function call: `form` for the plain ones, JSON for the rest.
+enum Body {
+    Form(Vec<(&'static str, String)>),
+    Json(Value),
+}
+
+async fn call(app: &TestApp, path: &str, body: Body, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut request = app.http.post(app.url(path));
+    request = match body {
+        Body::Form(fields) => request.form(&fields),
+        Body::Json(value) => request.json(&value),
+    };
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("the server answers");
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+fn empty() -> Body {
+    Body::Form(Vec::new())
+}
+
+fn jobs_form() -> Body {
+    Body::Form(vec![
+        ("state", "failed".into()),
+        ("page", "0".into()),
+        ("per_page", "20".into()),
+        ("filter", String::new()),
+    ])
+}
+
+/// Signs in and returns the `name=value` pair to send as a cookie.
+async fn sign_in(app: &TestApp) -> String {
+    let response = app
+        .http
+        .post(app.url("/api/admin/login"))
+        .json(&json!({ "token": TOKEN }))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), 200);
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie is set")
+        .to_str()
+        .unwrap()
+        .to_string();
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+async fn queue(redis: &RedisServer) -> Queue {
+    let url: RedisUrl = redis.url().parse().unwrap();
+    let conn = redis_client::connect(&url).unwrap();
+    let subscriber = Subscriber::spawn(
+        redis_client::client(&url).unwrap(),
+        CancellationToken::new(),
+    );
+    Queue::new(
+        &conn,
+        subscriber,
+        QueueOptions::new("reports", "test-admin"),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn in_production_every_read_and_action_is_refused_without_the_session_cookie() {
+    let redis = RedisServer::start();
+    let app = production(&redis).await;
+
+    let calls = [
+        ("/api/admin/overview", empty()),
+        ("/api/admin/jobs", jobs_form()),
+        (
+            "/api/admin/job",
+            Body::Form(vec![("id", "report-x".into())]),
+        ),
+        ("/api/admin/live", empty()),
+        (
+            "/api/admin/action",
+            Body::Json(json!({ "action": { "action": "pause" } })),
+        ),
+        (
+            "/api/admin/action",
+            Body::Json(json!({ "action": { "action": "retry_all_failed" } })),
+        ),
+    ];
+    for (path, body) in calls {
+        let (status, text) = call(&app, path, body, &[]).await;
+        assert_eq!(status, 403, "{path}: {text}");
+    }
+    // A made-up cookie is no better than none.
+    let (status, _) = call(
+        &app,
+        "/api/admin/overview",
+        empty(),
+        &[("cookie", "queue_admin=1.abc")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let paused = queue(&redis).await.admin().counts().await.unwrap().paused;
+    assert!(!paused, "the refused pause must not have happened");
+}
+
+#[tokio::test]
+async fn signing_in_with_the_admin_token_sets_a_strict_http_only_secure_cookie() {
+    let redis = RedisServer::start();
+    let app = production(&redis).await;
+
+    let response = app
+        .http
+        .post(app.url("/api/admin/login"))
+        .json(&json!({ "token": TOKEN }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{attribute} missing");
+    }
+    assert!(
+        !set_cookie.contains(TOKEN),
+        "the cookie must not carry the token"
+    );
+
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let (status, body) = call(&app, "/api/admin/overview", empty(), &[("cookie", &cookie)]).await;
+    assert_eq!(status, 200, "{body}");
+    let overview: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(overview["command_budget"], 10_000);
+    let (status, body) = call(&app, "/api/admin/access", empty(), &[("cookie", &cookie)]).await;
+    assert_eq!((status, body.as_str()), (200, "\"signed_in\""));
+}
+
+#[tokio::test]
+async fn a_wrong_admin_token_is_refused_and_sets_no_cookie() {
+    let redis = RedisServer::start();
+    let app = production(&redis).await;
+
+    let response = app
+        .http
+        .post(app.url("/api/admin/login"))
+        .json(&json!({ "token": "not-the-admin-token-at-all" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(response.headers().get("set-cookie").is_none());
+    let body = response.text().await.unwrap();
+    assert!(!body.contains(TOKEN));
+}
+
+#[tokio::test]
+async fn actions_from_another_origin_are_refused_even_with_the_session_cookie() {
+    let redis = RedisServer::start();
+    let app = production(&redis).await;
+    let cookie = sign_in(&app).await;
+    let pause = || Body::Json(json!({ "action": { "action": "pause" } }));
+
+    let (status, _) = call(
+        &app,
+        "/api/admin/action",
+        pause(),
+        &[("cookie", &cookie), ("origin", "https://attacker.example")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        &app,
+        "/api/admin/action",
+        pause(),
+        &[("cookie", &cookie), ("sec-fetch-site", "cross-site")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(!queue(&redis).await.admin().counts().await.unwrap().paused);
+
+    // The same action from the dashboard's own origin goes through.
+    let origin = format!("http://{}", app.addr);
+    let (status, body) = call(
+        &app,
+        "/api/admin/action",
+        pause(),
+        &[
+            ("cookie", &cookie),
+            ("origin", &origin),
+            ("sec-fetch-site", "same-origin"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("paused"), "{body}");
+    assert!(queue(&redis).await.admin().counts().await.unwrap().paused);
+}
+
+#[tokio::test]
+async fn in_production_without_an_admin_token_the_dashboard_is_off() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis.url(), &[("APP_ENV", "production")]).await;
+
+    let (status, body) = call(&app, "/api/admin/access", empty(), &[]).await;
+    assert_eq!((status, body.as_str()), (200, "\"off\""));
+    let (status, _) = call(&app, "/api/admin/overview", empty(), &[]).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &app,
+        "/api/admin/login",
+        Body::Json(json!({ "token": "anything-sixteen-chars" })),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let page = app
+        .http
+        .get(app.url("/admin/queues"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("switched off"), "{page}");
+}
+
+#[tokio::test]
+async fn the_page_shows_a_sign_in_form_in_production_and_a_banner_in_development() {
+    let redis = RedisServer::start();
+    let prod = production(&redis).await;
+    let page = prod
+        .http
+        .get(prod.url("/admin/queues"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-testid=\"sign-in\""), "{page}");
+    assert!(!page.contains("dev-banner"));
+
+    let dev = TestApp::spawn(&redis.url(), &[]).await;
+    let page = dev
+        .http
+        .get(dev.url("/admin/queues"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-testid=\"dev-banner\""), "{page}");
+    assert!(!page.contains("data-testid=\"sign-in\""));
+}
+
+#[tokio::test]
+async fn in_development_the_dashboard_is_open_and_pause_and_resume_show_in_the_counts() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis.url(), &[]).await;
+    let action = |name: &str| Body::Json(json!({ "action": { "action": name } }));
+
+    let (status, body) = call(&app, "/api/admin/action", action("pause"), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = call(&app, "/api/admin/overview", empty(), &[]).await;
+    let overview: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(overview["counts"]["paused"], true);
+
+    let (status, _) = call(&app, "/api/admin/action", action("resume"), &[]).await;
+    assert_eq!(status, 200);
+    let (_, body) = call(&app, "/api/admin/overview", empty(), &[]).await;
+    let overview: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(overview["counts"]["paused"], false);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_client_error_with_a_message() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis.url(), &[]).await;
+
+    let (status, body) = call(
+        &app,
+        "/api/admin/action",
+        Body::Json(json!({ "action": { "action": "explode" } })),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call(
+        &app,
+        "/api/admin/job",
+        Body::Form(vec![("id", "x".repeat(300))]),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call(
+        &app,
+        "/api/admin/job",
+        Body::Form(vec![("id", "no-such-job".into())]),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no-such-job"), "{body}");
+    let (status, body) = call(
+        &app,
+        "/api/admin/jobs",
+        Body::Form(vec![
+            ("state", "failed".into()),
+            ("page", "0".into()),
+            ("per_page", "5000".into()),
+            ("filter", String::new()),
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call(
+        &app,
+        "/api/admin/jobs",
+        Body::Form(vec![
+            ("state", "lost".into()),
+            ("page", "0".into()),
+            ("per_page", "20".into()),
+            ("filter", String::new()),
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call(
+        &app,
+        "/api/admin/action",
+        Body::Json(json!({ "action": { "action": "retry", "id": "no-such-job" } })),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = call(
+        &app,
+        "/api/admin/action",
+        Body::Json(
+            json!({ "action": { "action": "clean", "state": "waiting", "older_than_secs": 0 } }),
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test]
+async fn the_live_stream_sends_the_counts_then_each_new_job() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis.url(), &[]).await;
+    let response = app
+        .http
+        .post(app.url("/api/admin/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut lines = Vec::<Value>::new();
+    let mut pending = String::new();
+
+    let queue = queue(&redis).await;
+    let delayed = EnqueueOptions {
+        id: Some("report-live-test".into()),
+        delay: Some(Duration::from_secs(600)),
+        ..Default::default()
+    };
+    let mut enqueued = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !lines
+        .iter()
+        .any(|l| l["type"] == "counts" && l["counts"]["delayed"] == 1)
+    {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("updates arrive in time")
+            .expect("the stream stays open")
+            .unwrap();
+        pending.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = pending.find('\n') {
+            let line: String = pending.drain(..=end).collect();
+            lines.push(serde_json::from_str(line.trim()).unwrap());
+        }
+        if !enqueued {
+            assert_eq!(lines[0]["type"], "counts", "the counts come first");
+            queue
+                .enqueue_with(&json!({ "session_id": "live" }), delayed.clone())
+                .await
+                .unwrap();
+            enqueued = true;
+        }
+    }
+    let added = lines
+        .iter()
+        .find(|l| l["type"] == "job" && l["change"]["kind"] == "added")
+        .expect("the new job is pushed");
+    assert_eq!(added["change"]["id"], "report-live-test");
+    assert_eq!(added["change"]["state"], "delayed");
+}
+
+/// Reads lines from a live stream until one satisfies `done`.
+async fn read_until(
+    body: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    pending: &mut String,
+    done: impl Fn(&Value) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        while let Some(end) = pending.find('\n') {
+            let line: String = pending.drain(..=end).collect();
+            if done(&serde_json::from_str(line.trim()).unwrap()) {
+                return;
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("updates arrive in time")
+            .expect("the stream stays open")
+            .unwrap();
+        pending.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
+async fn script_calls(redis: &RedisServer) -> u64 {
+    let url: RedisUrl = redis.url().parse().unwrap();
+    let mut conn = redis_client::connect(&url).unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let calls = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    calls("evalsha") + calls("eval")
+}
+
+#[tokio::test]
+async fn open_pages_share_one_feed_instead_of_each_reading_redis() {
+    let redis = RedisServer::start();
+    // No worker on this instance, so every script call after the pages
+    // connect is either an enqueue below or a read of the counts.
+    let app = TestApp::spawn(&redis.url(), &[("ROLE", "web")]).await;
+    const PAGES: usize = 8;
+    const JOBS: u64 = 10;
+
+    let mut pages = Vec::new();
+    for _ in 0..PAGES {
+        let response = app
+            .http
+            .post(app.url("/api/admin/live"))
+            .send()
+            .await
+            .unwrap();
+        let mut body = response.bytes_stream();
+        let mut pending = String::new();
+        read_until(&mut body, &mut pending, |l| l["type"] == "counts").await;
+        pages.push((body, pending));
+    }
+
+    let queue = queue(&redis).await;
+    let before = script_calls(&redis).await;
+    for i in 0..JOBS {
+        let options = EnqueueOptions {
+            id: Some(format!("report-shared-{i}")),
+            delay: Some(Duration::from_secs(600)),
+            ..Default::default()
+        };
+        queue
+            .enqueue_with(&json!({ "n": i }), options)
+            .await
+            .unwrap();
+    }
+    for (body, pending) in &mut pages {
+        read_until(body, pending, |l| {
+            l["type"] == "counts" && l["counts"]["delayed"] == JOBS
+        })
+        .await;
+    }
+    let reads = script_calls(&redis).await - before - JOBS;
+    // One read at the first event and at most a couple more while the
+    // burst lasts: not one per page.
+    assert!(reads <= 3, "{reads} count reads for {PAGES} pages");
+}
+
+#[tokio::test]
+async fn jobs_are_listed_newest_first_in_pages_and_filtered_by_session_id() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis.url(), &[("ROLE", "web")]).await;
+    let queue = queue(&redis).await;
+    for i in 0..25 {
+        let session = if i % 5 == 0 {
+            format!("aaaa{i:02}")
+        } else {
+            format!("bbbb{i:02}")
+        };
+        let options = EnqueueOptions {
+            id: Some(format!("report-{session}")),
+            delay: Some(Duration::from_secs(600)),
+            ..Default::default()
+        };
+        queue
+            .enqueue_with(&json!({ "session_id": session }), options)
+            .await
+            .unwrap();
+    }
+    let list = |page: u32, filter: &str| {
+        Body::Form(vec![
+            ("state", "delayed".into()),
+            ("page", page.to_string()),
+            ("per_page", "20".into()),
+            ("filter", filter.into()),
+        ])
+    };
+    let ids = |body: &str| -> (Vec<String>, u64) {
+        let list: Value = serde_json::from_str(body).unwrap();
+        let ids = list["jobs"].as_array().unwrap().iter();
+        (
+            ids.map(|j| j["id"].as_str().unwrap().to_string()).collect(),
+            list["total"].as_u64().unwrap(),
+        )
+    };
+
+    let (status, body) = call(&app, "/api/admin/jobs", list(0, ""), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let (first, total) = ids(&body);
+    assert_eq!((first.len(), total), (20, 25));
+    // Delayed jobs are listed latest due first: the last enqueued leads.
+    assert_eq!(first[0], "report-bbbb24");
+    let (_, body) = call(&app, "/api/admin/jobs", list(1, ""), &[]).await;
+    let (second, _) = ids(&body);
+    assert_eq!(second.len(), 5);
+    assert!(second.iter().all(|id| !first.contains(id)));
+
+    let (_, body) = call(&app, "/api/admin/jobs", list(0, "aaaa"), &[]).await;
+    let (filtered, total) = ids(&body);
+    assert_eq!(total, 5);
+    assert!(
+        filtered.iter().all(|id| id.contains("aaaa")),
+        "{filtered:?}"
+    );
+}
