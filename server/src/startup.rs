@@ -3,6 +3,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
+use axum::serve::ListenerExt;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -182,7 +183,15 @@ impl Application {
             dashboard.announce(addr);
         }
         let shutdown = self.shutdown.clone();
-        axum::serve(self.listener, self.router)
+        // Chat frames are small and each is wanted at once: without
+        // TCP_NODELAY, Nagle's algorithm holds a frame back until the
+        // previous one is acknowledged, which can add tens of milliseconds.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(cause = %err, "could not set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await?;
         tracing::info!("HTTP server stopped");

@@ -3,17 +3,21 @@
 //!
 //! - `cross_instance_p50_ms`, `cross_instance_p99_ms`: from a client on
 //!   instance A sending to 100 clients on instance B receiving, at 1,000
-//!   messages a second into that one room;
-//! - `deliveries_per_s`: messages delivered to those clients per second;
+//!   messages a second into that one room (ten senders a millisecond apart,
+//!   each sending every 10 ms);
+//! - `deliveries_per_s`: messages delivered to those clients per second, and
+//!   `delivered_fraction`: the share of the expected deliveries that came;
+//! - `idle_sockets`: how many idle joined sockets instance B then holds
+//!   (20,000, unless the open-file limit is lower and cannot be raised);
 //! - `bytes_per_idle_connection`: how much instance B's resident memory
-//!   grows per idle joined socket, over 20,000 of them.
+//!   grows per idle joined socket, ten sockets to a session.
 //!
 //! Run it with `cargo run --release -p server --bin chat-bench`. The clients
-//! run in this process, on the same two cores as the servers, so the figures
-//! include their cost.
+//! run on the same two cores as the servers, so the figures include their
+//! cost: the active ones in this process, the idle ones in child processes
+//! of 5,000 sockets each, so that no process needs 20,000 descriptors.
 
 use std::{
-    collections::HashMap,
     net::SocketAddr,
     process::{Child, Command, ExitCode, Stdio},
     sync::Arc,
@@ -30,7 +34,10 @@ use server::{
     testkit::{free_port, RedisServer},
 };
 use tokio::{net::TcpStream, sync::Mutex};
-use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{
+    tungstenite::{protocol::WebSocketConfig, Message},
+    MaybeTlsStream, WebSocketStream,
+};
 use tokio_util::sync::CancellationToken;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -41,6 +48,12 @@ const RATE_PER_S: u64 = 1000;
 const SEND_SECONDS: u64 = 5;
 const IDLE_SOCKETS: usize = 20_000;
 const IDLE_PER_SESSION: usize = 10;
+/// Idle sockets each holder process opens.
+const SOCKETS_PER_HOLDER: usize = 5_000;
+/// Joins a holder has in flight at once.
+const JOINS_IN_FLIGHT: usize = 250;
+/// Descriptors an instance needs besides its sockets.
+const SERVER_DESCRIPTORS: u64 = 64;
 
 fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -50,11 +63,18 @@ fn main() -> ExitCode {
         eprintln!("cannot start the runtime");
         return ExitCode::FAILURE;
     };
-    if std::env::args().nth(1).as_deref() == Some("--serve") {
-        return runtime.block_on(serve());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--serve") => runtime.block_on(serve()),
+        Some("--hold") => match args.get(1).and_then(|a| a.parse().ok()) {
+            Some(addr) => runtime.block_on(hold(addr)),
+            None => {
+                eprintln!("--hold needs the instance's address");
+                ExitCode::FAILURE
+            }
+        },
+        _ => runtime.block_on(bench()),
     }
-    raise_fd_limit(65_536);
-    runtime.block_on(bench())
 }
 
 /// The child's life: one server instance configured from the environment.
@@ -73,17 +93,28 @@ async fn serve() -> ExitCode {
     }
 }
 
-/// Lets this process (and the instances it starts) hold 20,000 sockets
-/// each, when the limits allow it.
-fn raise_fd_limit(wanted: u64) {
-    let limit = libc::rlimit {
-        rlim_cur: wanted,
-        rlim_max: wanted,
+/// Raises this process's open-file limit as far as it may go (the instances
+/// it starts inherit it) and returns it.
+fn open_file_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    // SAFETY: setrlimit reads a valid, initialised struct.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        eprintln!("could not raise the open-file limit; 20,000 sockets may not fit");
+    // SAFETY: getrlimit and setrlimit read and write a valid, initialised
+    // struct that outlives both calls.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        let wanted = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+            limit = wanted;
+        }
     }
+    limit.rlim_cur
 }
 
 struct Instance {
@@ -128,6 +159,8 @@ async fn start_instance(redis_url: &str, name: &str) -> std::io::Result<Instance
 }
 
 async fn bench() -> ExitCode {
+    // Raised first, so that the instances inherit it.
+    let limit = open_file_limit();
     let redis = RedisServer::start();
     let url: RedisUrl = match redis.url().parse() {
         Ok(url) => url,
@@ -171,8 +204,11 @@ async fn bench() -> ExitCode {
     for (name, value) in figures {
         println_figure(name, value);
     }
-    match idle(&engine, &b).await {
-        Ok(bytes) => println_figure("bytes_per_idle_connection", bytes),
+    match idle(&engine, &b, limit).await {
+        Ok((sockets, bytes)) => {
+            println_figure("idle_sockets", sockets as f64);
+            println_figure("bytes_per_idle_connection", bytes);
+        }
         Err(err) => {
             eprintln!("idle run failed: {err}");
             return ExitCode::FAILURE;
@@ -191,7 +227,13 @@ fn println_figure(name: &str, value: f64) {
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 async fn open(addr: SocketAddr, session: &str, token: &str) -> BenchResult<Socket> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await?;
+    // The default 128 KiB read buffer is zeroed on every read, which costs
+    // this process more than the frames themselves; chat frames are small.
+    // Nagle's algorithm is off, as browsers turn it off.
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/ws"), Some(config), true)
+            .await?;
     let join = ClientFrame::Join {
         v: PROTOCOL_VERSION,
         session: session.into(),
@@ -253,16 +295,24 @@ async fn latency(
         }));
     }
 
-    // 10 senders on A, 100 messages a second each, their acks drained.
-    let mut senders = Vec::new();
-    for s in 0..SENDERS {
+    // 10 senders on A, 100 messages a second each, their acks drained. Their
+    // clocks are a millisecond apart, so together they send one message
+    // every millisecond rather than ten at once.
+    let mut sinks = Vec::new();
+    for _ in 0..SENDERS {
         let socket = open(a.addr, &session.session_id, &session.tutor_token).await?;
-        let (mut sink, mut stream) = socket.split();
+        let (sink, mut stream) = socket.split();
         tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
+        sinks.push(sink);
+    }
+    let per_sender = RATE_PER_S / SENDERS as u64;
+    let period = Duration::from_micros(1_000_000 / per_sender);
+    let gap = Duration::from_micros(1_000_000 / RATE_PER_S);
+    let begin = tokio::time::Instant::now() + Duration::from_millis(50);
+    let mut senders = Vec::new();
+    for (s, mut sink) in sinks.into_iter().enumerate() {
+        let mut tick = tokio::time::interval_at(begin + gap * s as u32, period);
         senders.push(tokio::spawn(async move {
-            let per_sender = RATE_PER_S / SENDERS as u64;
-            let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / per_sender));
-            tokio::time::sleep(Duration::from_micros(100 * s as u64)).await;
             for n in 0..per_sender * SEND_SECONDS {
                 tick.tick().await;
                 let sent = start.elapsed().as_micros();
@@ -324,31 +374,134 @@ fn rss_bytes(pid: u32) -> BenchResult<f64> {
     Ok(kib * 1024.0)
 }
 
-async fn idle(engine: &ChatEngine, b: &Instance) -> BenchResult<f64> {
-    let sessions = IDLE_SOCKETS / IDLE_PER_SESSION;
-    let mut tokens: HashMap<String, String> = HashMap::new();
-    for _ in 0..sessions {
+/// One child process holding idle sockets on an instance: several of them
+/// keep the 20,000 client ends within every process's open-file limit.
+struct Holder {
+    child: tokio::process::Child,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Holder {
+    /// Starts a holder and hands it the sockets to open, one
+    /// `session token` line each; it keeps them open until dropped.
+    async fn start(addr: SocketAddr, targets: &[(String, String)]) -> BenchResult<Holder> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .arg("--hold")
+            .arg(addr.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut stdin = child.stdin.take().ok_or("no stdin")?;
+        let mut lines = String::new();
+        for (session, token) in targets {
+            lines.push_str(&format!("{session} {token}\n"));
+        }
+        lines.push('\n');
+        stdin.write_all(lines.as_bytes()).await?;
+        // Kept open: the holder lets go of its sockets when it closes.
+        child.stdin = Some(stdin);
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        Ok(Holder {
+            child,
+            stdout: tokio::io::BufReader::new(stdout).lines(),
+        })
+    }
+
+    /// Waits until every socket has joined; returns how many.
+    async fn opened(&mut self) -> BenchResult<usize> {
+        let line = self.stdout.next_line().await?.unwrap_or_default();
+        match line.strip_prefix("opened ") {
+            Some(n) => Ok(n.parse()?),
+            None => Err(format!("a holder failed: {line}").into()),
+        }
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// A holder's life: open the sockets read from stdin, say so, and keep them
+/// until stdin closes.
+async fn hold(addr: SocketAddr) -> ExitCode {
+    let Ok(targets) = tokio::task::spawn_blocking(read_targets).await else {
+        return ExitCode::FAILURE;
+    };
+    let mut sockets = Vec::with_capacity(targets.len());
+    for batch in targets.chunks(JOINS_IN_FLIGHT) {
+        let opened = futures::future::join_all(batch.iter().map(|(s, t)| open(addr, s, t))).await;
+        for socket in opened {
+            match socket {
+                Ok(socket) => sockets.push(socket),
+                Err(err) => {
+                    println!("failed {err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    println!("opened {}", sockets.len());
+    let _ =
+        tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
+            .await;
+    drop(sockets);
+    ExitCode::SUCCESS
+}
+
+/// The `session token` lines on stdin, up to the first blank one.
+fn read_targets() -> Vec<(String, String)> {
+    std::io::stdin()
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| {
+            let (session, token) = line.split_once(' ')?;
+            Some((session.to_string(), token.to_string()))
+        })
+        .collect()
+}
+
+/// How many idle sockets instance B holds, and its memory growth per socket.
+async fn idle(engine: &ChatEngine, b: &Instance, limit: u64) -> BenchResult<(usize, f64)> {
+    // The instance needs a few descriptors besides its sockets (listener,
+    // Redis, epoll); where the limit is tight, it holds fewer sockets and the
+    // figure says how many.
+    let count = IDLE_SOCKETS.min(limit.saturating_sub(SERVER_DESCRIPTORS) as usize);
+    if count < IDLE_SOCKETS {
+        eprintln!(
+            "the open-file limit here is {limit} and cannot be raised, so instance B \
+             holds {count} idle sockets rather than {IDLE_SOCKETS}"
+        );
+    }
+
+    let mut targets = Vec::with_capacity(count);
+    while targets.len() < count {
         let created = engine.create_session("idle", "Tutor").await?;
-        tokens.insert(created.session_id, created.tutor_token);
+        let left = (count - targets.len()).min(IDLE_PER_SESSION);
+        targets.extend(std::iter::repeat_n(
+            (created.session_id, created.tutor_token),
+            left,
+        ));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss_bytes(b.child.id())?;
 
-    let targets: Vec<(String, String)> = tokens
-        .into_iter()
-        .flat_map(|(s, t)| std::iter::repeat_n((s, t), IDLE_PER_SESSION))
-        .collect();
-    let mut sockets = Vec::with_capacity(IDLE_SOCKETS);
-    for batch in targets.chunks(250) {
-        let opened = futures::future::join_all(batch.iter().map(|(s, t)| open(b.addr, s, t))).await;
-        for socket in opened {
-            sockets.push(socket?);
-        }
+    let mut holders = Vec::new();
+    for chunk in targets.chunks(SOCKETS_PER_HOLDER) {
+        holders.push(Holder::start(b.addr, chunk).await?);
+    }
+    let mut opened = 0;
+    for holder in &mut holders {
+        opened += holder.opened().await?;
     }
     // Let the presence announcements of the joins settle.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = rss_bytes(b.child.id())?;
-    let per_socket = (after - before) / sockets.len() as f64;
-    drop(sockets);
-    Ok(per_socket)
+    drop(holders);
+    Ok((opened, (after - before) / opened.max(1) as f64))
 }

@@ -28,8 +28,14 @@ use super::{
 use crate::redis_client::{CommandCounter, Subscriber};
 
 /// How many frames a socket may fall behind its room before it is told it
-/// lagged and resynchronises from the stream.
-const ROOM_CAPACITY: usize = 1024;
+/// lagged and resynchronises from the stream. Every room allocates this many
+/// slots when it opens, so it is kept small: falling behind costs the slow
+/// socket one read of the stream, and loses nothing.
+const ROOM_CAPACITY: usize = 128;
+/// How many published payloads the room's own task may fall behind the
+/// subscription before it catches up from the stream. The task only parses
+/// each payload once, so it rarely lags at all.
+const INBOX_CAPACITY: usize = 64;
 
 /// One frame for the sockets of a room.
 #[derive(Debug)]
@@ -170,7 +176,10 @@ struct RoomTask {
 impl RoomTask {
     async fn run(self, ready: watch::Sender<bool>, stop: CancellationToken) {
         let channel = keys::channel(&self.session);
-        let mut inbox = self.subscriber.subscribe(&channel, &self.counter).await;
+        let mut inbox = self
+            .subscriber
+            .subscribe(&channel, &self.counter, INBOX_CAPACITY)
+            .await;
         let mut epoch = self.subscriber.epoch();
         epoch.borrow_and_update();
 
@@ -232,10 +241,10 @@ impl RoomTask {
     }
 
     async fn catch_up(&self, last: &mut Option<StreamId>) {
-        let missed = match *last {
-            Some(after) => self.store.after(&self.session, after).await,
-            None => self.store.recent(&self.session, ROOM_CAPACITY).await,
-        };
+        // A room that knows no message yet opened on an empty stream (or
+        // could not read it): everything in the stream is then new to it.
+        let after = last.unwrap_or(StreamId { ms: 0, seq: 0 });
+        let missed = self.store.after(&self.session, after).await;
         match missed {
             Ok(messages) => {
                 for message in messages {

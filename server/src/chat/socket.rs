@@ -33,8 +33,9 @@ const JOIN_HISTORY: usize = 200;
 pub async fn upgrade(ws: WebSocketUpgrade, State(engine): State<ChatEngine>) -> Response {
     let ceiling = FRAME_CEILING.max(engine.settings().max_message_bytes * 4);
     // Small buffers: an idle socket should cost kilobytes, not the 256 KiB
-    // the defaults reserve.
-    ws.read_buffer_size(4096)
+    // the defaults reserve. The read buffer is only the size of one read;
+    // a larger frame takes a few.
+    ws.read_buffer_size(1024)
         .write_buffer_size(0)
         .max_message_size(ceiling)
         .max_frame_size(ceiling)
@@ -71,16 +72,15 @@ struct Joined {
 impl Connection {
     async fn run(mut self) {
         self.engine.metrics_handle().socket_opened();
-        let joined = self.handshake().await;
+        // The handshake, each frame's handling and the leave are boxed: they
+        // hold Redis calls whose futures are large, and unboxed they would
+        // size the state of every idle socket for as long as it lives.
+        let joined = Box::pin(self.handshake()).await;
         if let Some(mut joined) = joined {
             let ended = self.serve(&mut joined).await;
             tracing::debug!(how = ended, "socket ended");
-            if let Err(err) = self
-                .engine
-                .presence()
-                .leave(&joined.session, self.conn)
-                .await
-            {
+            let presence = self.engine.presence();
+            if let Err(err) = Box::pin(presence.leave(&joined.session, self.conn)).await {
                 tracing::debug!(cause = %err, "presence not cleared; it expires by itself");
             }
         }
@@ -224,7 +224,7 @@ impl Connection {
                     }
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "socket fell behind; resynchronising from the stream");
-                        self.resync(joined).await;
+                        Box::pin(self.resync(joined)).await;
                     }
                     Err(RecvError::Closed) => return "room closed",
                 },
@@ -234,7 +234,7 @@ impl Connection {
                         Some(None) => continue,
                         Some(Some(frame)) => frame,
                     };
-                    self.handle(joined, frame).await;
+                    Box::pin(self.handle(joined, frame)).await;
                 }
             }
         }

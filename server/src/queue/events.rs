@@ -13,6 +13,11 @@ use tokio::sync::{broadcast, watch};
 use super::{JobState, JobSummary, Queue, QueueError};
 use crate::redis_client::{Message, Subscriber};
 
+/// How many events a follower may fall behind before it is told of a gap. A
+/// busy queue publishes a few events per job, thousands a second, so this is
+/// generous; there is one such buffer per instance.
+const EVENTS_CAPACITY: usize = 1024;
+
 /// Something that happened to a job or to the queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -175,7 +180,9 @@ impl Queue {
     pub async fn events(&self) -> Events {
         let channel = self.keys().events_channel();
         let subscriber = self.subscriber().clone();
-        let receiver = subscriber.subscribe(&channel, self.command_counter()).await;
+        let receiver = subscriber
+            .subscribe(&channel, self.command_counter(), EVENTS_CAPACITY)
+            .await;
         let mut epoch = subscriber.epoch();
         epoch.borrow_and_update();
         Events {

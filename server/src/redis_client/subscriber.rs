@@ -58,9 +58,6 @@ enum Request {
     Unsubscribe(Arc<str>),
 }
 
-/// How many messages a slow receiver may fall behind before it is told it
-/// lagged (it then resynchronises from Redis, it is never silently skipped).
-const CHANNEL_CAPACITY: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long `subscribe` waits for Redis to confirm.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(3);
@@ -81,7 +78,11 @@ impl Subscriber {
     }
 
     /// Receives every message published on `channel` from now on. The first
-    /// receiver of a channel makes the SUBSCRIBE, counted in `counter`.
+    /// receiver of a channel makes the SUBSCRIBE, counted in `counter`, and
+    /// sets its `capacity`: how many messages a slow receiver may fall
+    /// behind before it is told it lagged (and resynchronises from what
+    /// Redis stores; it is never silently skipped). Each channel allocates
+    /// its capacity up front, so one per chat room wants a small one.
     ///
     /// Returns once Redis has confirmed the subscription, so a caller that
     /// reads the current state next misses no message published after it.
@@ -91,8 +92,9 @@ impl Subscriber {
         &self,
         channel: &str,
         counter: &Arc<CommandCounter>,
+        capacity: usize,
     ) -> broadcast::Receiver<Message> {
-        let (receiver, confirmed) = self.register(channel, counter);
+        let (receiver, confirmed) = self.register(channel, counter, capacity);
         if let Some(confirmed) = confirmed {
             let _ = tokio::time::timeout(CONFIRM_TIMEOUT, confirmed).await;
         }
@@ -103,6 +105,7 @@ impl Subscriber {
         &self,
         channel: &str,
         counter: &Arc<CommandCounter>,
+        capacity: usize,
     ) -> (broadcast::Receiver<Message>, Option<oneshot::Receiver<()>>) {
         let mut routes = self.routes.lock().expect("subscriber routes lock poisoned");
         if let Some(route) = routes.get_mut(channel) {
@@ -115,7 +118,7 @@ impl Subscriber {
             return (receiver, Some(rx));
         }
         let channel: Arc<str> = channel.into();
-        let (sender, receiver) = broadcast::channel(CHANNEL_CAPACITY);
+        let (sender, receiver) = broadcast::channel(capacity);
         let (tx, rx) = oneshot::channel();
         let route = Route {
             sender,

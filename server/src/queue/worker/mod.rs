@@ -40,6 +40,9 @@ use crate::{
 /// Timers of several instances aimed at one deadline are spread over this
 /// much, so one does the upkeep and the rest hear the next deadline first.
 const JITTER_MS: u64 = 200;
+/// Wake-ups and deadline announcements the loop may fall behind on; a lag
+/// costs nothing but a claim, which reads the state afresh.
+const SIGNAL_CAPACITY: usize = 16;
 /// Uncounted commands (a subscription made while idle) are reported at
 /// least this often.
 const REPORT_EVERY: Duration = Duration::from_secs(3600);
@@ -170,9 +173,11 @@ impl Worker {
         // Subscribed before the first claim: that claim may register this
         // instance as idle, and the wake-up of the next enqueue must arrive.
         let wake_channel = queue.keys().wake_channel(&options.instance_id);
-        let wake = subscriber.subscribe(&wake_channel, &counter).await;
+        let wake = subscriber
+            .subscribe(&wake_channel, &counter, SIGNAL_CAPACITY)
+            .await;
         let schedule = subscriber
-            .subscribe(&queue.keys().schedule_channel(), &counter)
+            .subscribe(&queue.keys().schedule_channel(), &counter, SIGNAL_CAPACITY)
             .await;
         let mut epoch = subscriber.epoch();
         epoch.borrow_and_update();
