@@ -442,6 +442,10 @@ async fn the_three_endpoints_answer_with_exact_json_including_errors() {
         (404, error("There is no such session."))
     );
     assert_eq!(
+        get(&app, &unknown, None, "/status").await,
+        (404, error("There is no such session."))
+    );
+    assert_eq!(
         post(&app, "not-a-session!", token, "").await,
         (400, error("That is not a session id."))
     );

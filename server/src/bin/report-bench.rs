@@ -2,18 +2,32 @@
 //! that once took 30 seconds now only enqueues a job.
 //!
 //! ```text
-//! cargo run --release -p server --bin report-bench -- [--clients N] [--requests N]
+//! cargo run --release -p server --bin report-bench -- [--clients N] [--requests N] [--rate R]
 //! ```
 //!
 //! It starts a `redis-server` of its own and one instance with `ROLE=web`
 //! (so no worker competes with the requests), makes one session per request,
-//! then sends the requests from N concurrent clients (100 by default), each
-//! for another session, so every one enqueues a new job. It prints one
-//! figure per line, `name value`:
+//! and sends every request for another session, so each one enqueues a new
+//! job. After a warm-up of 500 requests come two runs of N requests each
+//! (10,000 by default), from C concurrent clients (100 by default):
 //!
-//! - `post_p50_ms`, `post_p99_ms`: from sending a request to reading the
-//!   whole 202 answer, over every request after a warm-up of 500;
-//! - `posts_per_s`: requests answered per second over the timed run.
+//! - paced: the clients together offer R requests a second (2,000 by
+//!   default), each client one request every C/R seconds, their clocks
+//!   spread evenly.
+//! - saturated: each client sends its next request as soon as the previous
+//!   one is answered, which finds the most the instance can answer.
+//!
+//! It prints one figure per line, `name value`:
+//!
+//! - `post_p50_ms`, `post_p99_ms`: the paced run, from sending a request to
+//!   reading the whole 202;
+//! - `offered_per_s`: R; `late_starts`: paced requests sent more than 5 ms
+//!   after they were due (a client still waiting for its previous answer),
+//!   whose wait the latencies above would not show; 0 when the instance
+//!   kept up;
+//! - `saturated_posts_per_s`: requests answered per second in the saturated
+//!   run; `saturated_p50_ms`, `saturated_p99_ms`: its latencies, which are
+//!   mostly the wait of C requests in line for two cores.
 //!
 //! The clients run in this process, on the same cores as the instance and
 //! Redis, so the figures include their cost.
@@ -46,10 +60,10 @@ struct Target {
 }
 
 fn main() -> ExitCode {
-    let (clients, requests) = match arguments() {
-        Ok(numbers) => numbers,
+    let load = match arguments() {
+        Ok(load) => load,
         Err(message) => {
-            eprintln!("{message}\nusage: report-bench [--clients N] [--requests N]");
+            eprintln!("{message}\nusage: report-bench [--clients N] [--requests N] [--rate R]");
             return ExitCode::from(2);
         }
     };
@@ -57,7 +71,7 @@ fn main() -> ExitCode {
         eprintln!("cannot start the runtime");
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(bench(clients, requests)) {
+    match runtime.block_on(bench(load)) {
         Ok(figures) => {
             for (name, value) in figures {
                 println!("{name} {value:.3}");
@@ -71,13 +85,25 @@ fn main() -> ExitCode {
     }
 }
 
-fn arguments() -> Result<(usize, usize), String> {
-    let (mut clients, mut requests) = (100, 10_000);
+/// What the command line asked for.
+struct Load {
+    clients: usize,
+    requests: usize,
+    rate: usize,
+}
+
+fn arguments() -> Result<Load, String> {
+    let mut load = Load {
+        clients: 100,
+        requests: 10_000,
+        rate: 2_000,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let target = match flag.as_str() {
-            "--clients" => &mut clients,
-            "--requests" => &mut requests,
+            "--clients" => &mut load.clients,
+            "--requests" => &mut load.requests,
+            "--rate" => &mut load.rate,
             other => return Err(format!("unknown argument {other}")),
         };
         *target = args
@@ -86,10 +112,10 @@ fn arguments() -> Result<(usize, usize), String> {
             .filter(|n: &usize| *n > 0)
             .ok_or(format!("{flag} needs a positive whole number"))?;
     }
-    Ok((clients, requests))
+    Ok(load)
 }
 
-async fn bench(clients: usize, requests: usize) -> BenchResult<Vec<(&'static str, f64)>> {
+async fn bench(load: Load) -> BenchResult<Vec<(&'static str, f64)>> {
     let redis = RedisServer::start();
     let vars = HashMap::from([
         ("REDIS_URL".to_string(), redis.url()),
@@ -103,23 +129,33 @@ async fn bench(clients: usize, requests: usize) -> BenchResult<Vec<(&'static str
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run());
 
-    let targets = sessions(&redis.url(), WARM_UP + requests, shutdown.clone()).await?;
-    let (warm_up, timed) = targets.split_at(WARM_UP);
+    let targets = sessions(&redis.url(), WARM_UP + 2 * load.requests, shutdown.clone()).await?;
+    let (warm_up, rest) = targets.split_at(WARM_UP);
+    let (paced, saturated) = rest.split_at(load.requests);
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
+        .pool_max_idle_per_host(load.clients)
         .build()?;
 
-    post_all(&http, &base, warm_up, clients).await?;
+    post_all(&http, &base, warm_up, load.clients).await?;
+    let (mut paced, late) = post_paced(&http, &base, paced, load.clients, load.rate).await?;
     let started = Instant::now();
-    let mut latencies = post_all(&http, &base, timed, clients).await?;
+    let mut saturated = post_all(&http, &base, saturated, load.clients).await?;
     let elapsed = started.elapsed();
     shutdown.cancel();
 
-    latencies.sort_unstable();
+    paced.sort_unstable();
+    saturated.sort_unstable();
     Ok(vec![
-        ("post_p50_ms", millis(percentile(&latencies, 0.50))),
-        ("post_p99_ms", millis(percentile(&latencies, 0.99))),
-        ("posts_per_s", timed.len() as f64 / elapsed.as_secs_f64()),
+        ("post_p50_ms", millis(percentile(&paced, 0.50))),
+        ("post_p99_ms", millis(percentile(&paced, 0.99))),
+        ("offered_per_s", load.rate as f64),
+        ("late_starts", late as f64),
+        (
+            "saturated_posts_per_s",
+            saturated.len() as f64 / elapsed.as_secs_f64(),
+        ),
+        ("saturated_p50_ms", millis(percentile(&saturated, 0.50))),
+        ("saturated_p99_ms", millis(percentile(&saturated, 0.99))),
     ])
 }
 
@@ -160,6 +196,22 @@ async fn sessions(
     made.into_iter().collect()
 }
 
+/// Asks for a report of `target`; how long the 202 took to arrive whole.
+async fn post(http: &reqwest::Client, base: &str, target: &Target) -> BenchResult<Instant> {
+    let answer = http
+        .post(format!("{base}/api/reports/session/{}", target.session))
+        .bearer_auth(&target.token)
+        .send()
+        .await?;
+    let status = answer.status();
+    answer.bytes().await?;
+    let answered = Instant::now();
+    if status != reqwest::StatusCode::ACCEPTED {
+        return Err(format!("a request was answered {status}, not 202").into());
+    }
+    Ok(answered)
+}
+
 /// Posts one report request per target, `clients` at a time; the latency of
 /// each, in the order they finished.
 async fn post_all(
@@ -171,23 +223,56 @@ async fn post_all(
     let answers: Vec<BenchResult<Duration>> = stream::iter(targets)
         .map(|target| async move {
             let sent = Instant::now();
-            let answer = http
-                .post(format!("{base}/api/reports/session/{}", target.session))
-                .bearer_auth(&target.token)
-                .send()
-                .await?;
-            let status = answer.status();
-            answer.bytes().await?;
-            let took = sent.elapsed();
-            if status != reqwest::StatusCode::ACCEPTED {
-                return Err(format!("a request was answered {status}, not 202").into());
-            }
-            Ok(took)
+            Ok(post(http, base, target).await? - sent)
         })
         .buffer_unordered(clients)
         .collect()
         .await;
     answers.into_iter().collect()
+}
+
+/// How late after its due time a paced request may be sent before it counts
+/// as late. The timer wakes up to a millisecond or two after the due time
+/// on its own, which is the bench's delay, not the server's.
+const LATE: Duration = Duration::from_millis(5);
+
+/// Posts one report request per target at `rate` a second in all, from
+/// `clients` clients taking turns. Returns each latency, from sending to
+/// the whole answer, and how many requests were sent late: a client still
+/// waiting for its previous answer when the next was due would otherwise
+/// hide that wait.
+async fn post_paced(
+    http: &reqwest::Client,
+    base: &str,
+    targets: &[Target],
+    clients: usize,
+    rate: usize,
+) -> BenchResult<(Vec<Duration>, usize)> {
+    let gap = Duration::from_secs(1) / rate as u32;
+    let period = gap * clients as u32;
+    let begin = tokio::time::Instant::now() + Duration::from_millis(20);
+    let runs = (0..clients).map(|client| async move {
+        let mut tick = tokio::time::interval_at(begin + gap * client as u32, period);
+        let mut latencies = Vec::new();
+        let mut late = 0;
+        for target in targets.iter().skip(client).step_by(clients) {
+            let due = tick.tick().await.into_std();
+            let sent = Instant::now();
+            if sent - due > LATE {
+                late += 1;
+            }
+            latencies.push(post(http, base, target).await? - sent);
+        }
+        BenchResult::Ok((latencies, late))
+    });
+    let mut all = Vec::with_capacity(targets.len());
+    let mut late = 0;
+    for run in futures::future::join_all(runs).await {
+        let (latencies, late_here) = run?;
+        all.extend(latencies);
+        late += late_here;
+    }
+    Ok((all, late))
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {

@@ -28,9 +28,8 @@ impl backend::Reports for Reports {
         token: &str,
         regenerate: bool,
     ) -> Result<ReportView, AppError> {
-        let who = self.authorize(session, Some(token)).await?;
         Ok(
-            match Reports::request(self, session, &who, regenerate).await? {
+            match Reports::request(self, session, Some(token), regenerate).await? {
                 Requested::Queued(status) => ReportView {
                     status: Some(status),
                     report: None,
