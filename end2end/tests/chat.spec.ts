@@ -1,22 +1,10 @@
 import { Browser, expect, Page, test } from "@playwright/test";
 import { instanceA, instanceB, waitForHydration } from "../support/env";
+import { createSession, expectOnline, joinAsStudent, messages, openAsTutor, send } from "../support/session";
 
 async function newPage(browser: Browser): Promise<Page> {
   const context = await browser.newContext();
   return context.newPage();
-}
-
-async function expectOnline(page: Page) {
-  await expect(page.getByTestId("connection-state")).toHaveAttribute("data-state", "online");
-}
-
-async function send(page: Page, text: string) {
-  await page.getByLabel("Message").fill(text);
-  await page.getByRole("button", { name: "Send" }).click();
-}
-
-function messages(page: Page) {
-  return page.getByTestId("message").locator(".text");
 }
 
 test("a tutor on instance A and a student on instance B chat both ways, keep history, and see markup as text", async ({
@@ -24,13 +12,7 @@ test("a tutor on instance A and a student on instance B chat both ways, keep his
 }) => {
   // The tutor starts a session from the start page of instance A.
   const tutor = await newPage(browser);
-  await tutor.goto(instanceA());
-  await waitForHydration(tutor);
-  await tutor.getByLabel("Title").fill("Fractions");
-  await tutor.getByLabel("Your name").fill("Tess");
-  await tutor.getByRole("button", { name: "Start a session" }).click();
-  const tutorLink = await tutor.getByTestId("tutor-link").getAttribute("href");
-  const inviteLink = await tutor.getByTestId("invite-link").getAttribute("href");
+  const { tutorLink, inviteLink } = await createSession(tutor, "Fractions");
   expect(tutorLink).toMatch(/^\/session\/[0-9a-f]{32}\?token=/);
   expect(inviteLink).toMatch(/^\/session\/[0-9a-f]{32}\/join\?invite=/);
 
@@ -42,13 +24,7 @@ test("a tutor on instance A and a student on instance B chat both ways, keep his
 
   // The student comes in through the invite on instance B.
   const student = await newPage(browser);
-  await student.goto(`${instanceB()}${inviteLink}`);
-  await waitForHydration(student);
-  await student.getByLabel("Your name").fill("Sam");
-  await student.getByRole("button", { name: "Join" }).click();
-  await expect(student).toHaveURL(/\/session\/[0-9a-f]{32}\?token=/);
-  await waitForHydration(student);
-  await expectOnline(student);
+  await joinAsStudent(student, instanceB(), inviteLink, "Sam");
   await expect(tutor.getByTestId("online")).toContainText("Sam");
   await expect(student.getByTestId("online")).toContainText("Tess");
 
@@ -77,4 +53,24 @@ test("a tutor on instance A and a student on instance B chat both ways, keep his
 test("a session link without a valid token is refused", async ({ page }) => {
   await page.goto(`${instanceA()}/session/0123456789abcdef0123456789abcdef?token=forged`);
   await expect(page.getByTestId("session-error")).toContainText("not valid for this session");
+});
+
+test("only the tutor can end the session, after confirming, and then both pages say it ended", async ({ browser }) => {
+  const tutor = await newPage(browser);
+  const { inviteLink } = await openAsTutor(tutor, "Decimals");
+  const student = await newPage(browser);
+  await joinAsStudent(student, instanceB(), inviteLink, "Sam");
+  await expect(student.getByRole("button", { name: "End session" })).toHaveCount(0);
+
+  // The first click only asks; keeping the session open changes nothing.
+  await tutor.getByRole("button", { name: "End session" }).click();
+  await tutor.getByRole("button", { name: "Keep it open" }).click();
+  await send(student, "Still here");
+  await expect(messages(tutor)).toHaveText(["Still here"]);
+
+  await tutor.getByRole("button", { name: "End session" }).click();
+  await tutor.getByRole("button", { name: "End session now" }).click();
+  await expect(tutor.getByTestId("session-ended")).toBeVisible();
+  await expect(student.getByTestId("session-ended")).toBeVisible();
+  await expect(student.getByLabel("Message")).toHaveCount(0);
 });

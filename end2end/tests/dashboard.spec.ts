@@ -9,6 +9,7 @@ import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
 import { instanceA, waitForHydration } from "../support/env";
 import { startInstance, stateDir } from "../support/processes";
+import { openAsTutor, say } from "../support/session";
 
 // Later tests use what earlier ones left in the queue (finished jobs).
 test.describe.configure({ mode: "serial" });
@@ -30,18 +31,8 @@ async function openDashboard(page: Page, base = instanceA()) {
 /// Starts a session on instance A, says `text` in it and asks for a report;
 /// returns the session id.
 async function reportFor(page: Page, title: string, text: string): Promise<string> {
-  await page.goto(instanceA());
-  await waitForHydration(page);
-  await page.getByLabel("Title").fill(title);
-  await page.getByLabel("Your name").fill("Tess");
-  await page.getByRole("button", { name: "Start a session" }).click();
-  const link = await page.getByTestId("tutor-link").getAttribute("href");
-  await page.goto(`${instanceA()}${link}`);
-  await waitForHydration(page);
-  await expect(page.getByTestId("connection-state")).toHaveAttribute("data-state", "online");
-  await page.getByLabel("Message").fill(text);
-  await page.getByRole("button", { name: "Send" }).click();
-  await expect(page.getByTestId("message").locator(".text").last()).toHaveText(text);
+  await openAsTutor(page, title);
+  await say(page, text);
   await page.getByTestId("generate-report").click();
   return new URL(page.url()).pathname.split("/")[2];
 }

@@ -1,27 +1,10 @@
-import { expect, Page, test } from "@playwright/test";
-import { instanceA, waitForHydration } from "../support/env";
+import { expect, test } from "@playwright/test";
+import { waitForHydration } from "../support/env";
 import { SUMMARY } from "../support/fake-model";
-
-async function startSession(page: Page, title: string) {
-  await page.goto(instanceA());
-  await waitForHydration(page);
-  await page.getByLabel("Title").fill(title);
-  await page.getByLabel("Your name").fill("Tess");
-  await page.getByRole("button", { name: "Start a session" }).click();
-  const link = await page.getByTestId("tutor-link").getAttribute("href");
-  await page.goto(`${instanceA()}${link}`);
-  await waitForHydration(page);
-  await expect(page.getByTestId("connection-state")).toHaveAttribute("data-state", "online");
-}
-
-async function say(page: Page, text: string) {
-  await page.getByLabel("Message").fill(text);
-  await page.getByRole("button", { name: "Send" }).click();
-  await expect(page.getByTestId("message").locator(".text").last()).toHaveText(text);
-}
+import { openAsTutor, say } from "../support/session";
 
 test("a participant asks for a report, watches the progress bar move and reads the report", async ({ page }) => {
-  await startSession(page, "Fractions");
+  await openAsTutor(page, "Fractions");
   await say(page, "What is a half plus a quarter?");
   await say(page, "Think of quarters first.");
 

@@ -255,6 +255,14 @@ impl Link<'_> {
             })
             .collect();
         if !fresh.is_empty() {
+            // Whoever was typing has now sent what they typed.
+            let typing = self.state.typing;
+            if typing.with_untracked(|t| {
+                t.as_ref()
+                    .is_some_and(|(name, _)| fresh.iter().any(|m| &m.author.name == name))
+            }) {
+                typing.set(None);
+            }
             self.state.messages.update(|shown| shown.extend(fresh));
         }
     }

@@ -71,14 +71,58 @@ fn SessionBody(view: SessionView, token: String) -> impl IntoView {
             <h1 data-testid="session-title">{title}</h1>
             <p data-testid="you">"You are " {you.name.clone()} " (" {you.role.as_str()} ")."</p>
         </header>
-        {invite_link.map(|link| view! {
-            <section class="card">
-                <h2>"Invite students"</h2>
-                <p>"Give this link to your students: " <a data-testid="invite-link" href=link.clone()>{link.clone()}</a></p>
-            </section>
-        })}
+        {invite_link.map(|link| view! { <InviteCard link/> })}
         <ChatPanel session=session_id.clone() token=token.clone() you ended/>
         <ReportPanel session=session_id token/>
+    }
+}
+
+/// The tutor's invite for students, with a button that copies the whole
+/// address.
+#[component]
+fn InviteCard(link: String) -> impl IntoView {
+    // The page's own origin is known in the browser only; the server renders
+    // the link as a path, and the effect completes it after hydration.
+    let full = RwSignal::new(link.clone());
+    let copied = RwSignal::new(None::<&'static str>);
+    #[cfg(feature = "hydrate")]
+    {
+        let link = link.clone();
+        Effect::new(move |_| {
+            if let Some(origin) = web_sys::window().and_then(|w| w.location().origin().ok()) {
+                full.set(format!("{origin}{link}"));
+            }
+        });
+    }
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            let text = full.get_untracked();
+            let written = match web_sys::window() {
+                Some(window) => {
+                    let promise = window.navigator().clipboard().write_text(&text);
+                    wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
+                }
+                None => false,
+            };
+            copied.set(Some(if written {
+                "Copied."
+            } else {
+                "This browser would not copy it: select the link and copy it by hand."
+            }));
+        });
+    };
+
+    view! {
+        <section class="card invite" aria-labelledby="invite-title">
+            <h2 id="invite-title">"Invite students"</h2>
+            <p class="muted">"Anyone with this link can join as a student; give it only to your students."</p>
+            <div class="row">
+                <a class="invite-link" data-testid="invite-link" href=link>{move || full.get()}</a>
+                <button type="button" class="secondary small" on:click=copy>"Copy link"</button>
+                <span class="muted" aria-live="polite">{move || copied.get()}</span>
+            </div>
+        </section>
     }
 }
 

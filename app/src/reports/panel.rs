@@ -174,20 +174,23 @@ fn ReportView(report: Report) -> impl IntoView {
     view! {
         <article class="report" data-testid="report">
             <p class="muted" data-testid="report-origin">{written_by} " · version " {report.version}</p>
-            <h3>"Summary"</h3>
-            <p data-testid="report-summary">{n.summary}</p>
-            <h3>"What went well"</h3>
-            {list(n.went_well)}
-            <h3>"What to work on"</h3>
-            {list(n.to_work_on)}
-            <h3>"Suggested next steps"</h3>
-            {list(n.next_steps)}
+            <section class="summary">
+                <h3>"Summary"</h3>
+                <p data-testid="report-summary">{n.summary}</p>
+            </section>
+            <div class="narrative">
+                <section class="went-well"><h3>"What went well"</h3>{list(n.went_well)}</section>
+                <section class="work-on"><h3>"What to work on"</h3>{list(n.to_work_on)}</section>
+                <section class="next"><h3>"Suggested next steps"</h3>{list(n.next_steps)}</section>
+            </div>
             <h3>"Figures"</h3>
-            <p>
-                {format!("{} messages over about {minutes} min. ", a.messages)}
-                {format!("Questions: tutor {}, students {}. ", a.tutor_questions, a.student_questions)}
-                {format!("Median answer time: tutor {}, students {}.", secs(a.tutor_response_median_secs), secs(a.student_response_median_secs))}
-            </p>
+            <dl class="stats">
+                <div><dt>"Messages"</dt><dd>{a.messages}</dd></div>
+                <div><dt>"Length"</dt><dd>{format!("about {minutes} min")}</dd></div>
+                <div><dt>"Questions"</dt><dd>{format!("tutor {}, students {}", a.tutor_questions, a.student_questions)}</dd></div>
+                <div><dt>"Median answer time"</dt><dd>{format!("tutor {}, students {}", secs(a.tutor_response_median_secs), secs(a.student_response_median_secs))}</dd></div>
+            </dl>
+            <div class="table-scroll">
             <table data-testid="report-participants">
                 <thead><tr><th>"Participant"</th><th>"Role"</th><th>"Messages"</th><th>"Words"</th><th>"Share"</th><th>"Questions"</th></tr></thead>
                 <tbody>
@@ -206,6 +209,7 @@ fn ReportView(report: Report) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
+            </div>
         </article>
     }
 }
