@@ -14,6 +14,7 @@ pub mod backend;
 pub mod chat;
 pub mod pages;
 pub mod reports;
+pub mod words;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

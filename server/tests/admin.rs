@@ -9,12 +9,11 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use server::{
-    queue::{EnqueueOptions, Queue, QueueOptions},
-    redis_client::{self, RedisUrl, Subscriber},
+    queue::EnqueueOptions,
+    redis_client::{self, RedisUrl},
     testkit::RedisServer,
 };
 use support::TestApp;
-use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "a-long-enough-admin-token-for-tests";
 
@@ -27,6 +26,7 @@ async fn production(redis: &RedisServer) -> TestApp {
 }
 
 /// A server function call: `form` for the plain ones, JSON for the rest.
+#[derive(Debug)]
 enum Body {
     Form(Vec<(&'static str, String)>),
     Json(Value),
@@ -81,21 +81,6 @@ async fn sign_in(app: &TestApp) -> String {
     set_cookie.split(';').next().unwrap().to_string()
 }
 
-async fn queue(redis: &RedisServer) -> Queue {
-    let url: RedisUrl = redis.url().parse().unwrap();
-    let conn = redis_client::connect(&url).unwrap();
-    let subscriber = Subscriber::spawn(
-        redis_client::client(&url).unwrap(),
-        CancellationToken::new(),
-    );
-    Queue::new(
-        &conn,
-        subscriber,
-        QueueOptions::new("reports", "test-admin"),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn in_production_every_read_and_action_is_refused_without_the_session_cookie() {
     let redis = RedisServer::start();
@@ -131,7 +116,12 @@ async fn in_production_every_read_and_action_is_refused_without_the_session_cook
     )
     .await;
     assert_eq!(status, 403);
-    let paused = queue(&redis).await.admin().counts().await.unwrap().paused;
+    let paused = support::report_queue(&redis.url())
+        .admin()
+        .counts()
+        .await
+        .unwrap()
+        .paused;
     assert!(!paused, "the refused pause must not have happened");
 }
 
@@ -210,7 +200,14 @@ async fn actions_from_another_origin_are_refused_even_with_the_session_cookie() 
     )
     .await;
     assert_eq!(status, 403);
-    assert!(!queue(&redis).await.admin().counts().await.unwrap().paused);
+    assert!(
+        !support::report_queue(&redis.url())
+            .admin()
+            .counts()
+            .await
+            .unwrap()
+            .paused
+    );
 
     // The same action from the dashboard's own origin goes through.
     let origin = format!("http://{}", app.addr);
@@ -227,7 +224,14 @@ async fn actions_from_another_origin_are_refused_even_with_the_session_cookie() 
     .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("paused"), "{body}");
-    assert!(queue(&redis).await.admin().counts().await.unwrap().paused);
+    assert!(
+        support::report_queue(&redis.url())
+            .admin()
+            .counts()
+            .await
+            .unwrap()
+            .paused
+    );
 }
 
 #[tokio::test]
@@ -313,75 +317,60 @@ async fn bad_input_gets_a_client_error_with_a_message() {
     let redis = RedisServer::start();
     let app = TestApp::spawn(&redis.url(), &[]).await;
 
-    let (status, body) = call(
-        &app,
-        "/api/admin/action",
-        Body::Json(json!({ "action": { "action": "explode" } })),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
-    let (status, body) = call(
-        &app,
-        "/api/admin/job",
-        Body::Form(vec![("id", "x".repeat(300))]),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
-    let (status, body) = call(
-        &app,
-        "/api/admin/job",
-        Body::Form(vec![("id", "no-such-job".into())]),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 404, "{body}");
-    assert!(body.contains("no-such-job"), "{body}");
-    let (status, body) = call(
-        &app,
-        "/api/admin/jobs",
+    let jobs = |state: &str, per_page: &str| {
         Body::Form(vec![
-            ("state", "failed".into()),
+            ("state", state.into()),
             ("page", "0".into()),
-            ("per_page", "5000".into()),
+            ("per_page", per_page.into()),
             ("filter", String::new()),
-        ]),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
-    let (status, body) = call(
-        &app,
-        "/api/admin/jobs",
-        Body::Form(vec![
-            ("state", "lost".into()),
-            ("page", "0".into()),
-            ("per_page", "20".into()),
-            ("filter", String::new()),
-        ]),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
-    let (status, body) = call(
-        &app,
-        "/api/admin/action",
-        Body::Json(json!({ "action": { "action": "retry", "id": "no-such-job" } })),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 404, "{body}");
-    let (status, body) = call(
-        &app,
-        "/api/admin/action",
-        Body::Json(
-            json!({ "action": { "action": "clean", "state": "waiting", "older_than_secs": 0 } }),
+        ])
+    };
+    let action = |action: Value| Body::Json(json!({ "action": action }));
+    // Each request, the status it must get, and words its message must hold.
+    let cases = [
+        (
+            "/api/admin/action",
+            action(json!({ "action": "explode" })),
+            400,
+            "",
         ),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
+        (
+            "/api/admin/job",
+            Body::Form(vec![("id", "x".repeat(300))]),
+            400,
+            "",
+        ),
+        (
+            "/api/admin/job",
+            Body::Form(vec![("id", "no-such-job".into())]),
+            404,
+            "no-such-job",
+        ),
+        ("/api/admin/jobs", jobs("failed", "5000"), 400, ""),
+        ("/api/admin/jobs", jobs("lost", "20"), 400, ""),
+        (
+            "/api/admin/action",
+            action(json!({ "action": "retry", "id": "no-such-job" })),
+            404,
+            "no-such-job",
+        ),
+        (
+            "/api/admin/action",
+            action(json!({ "action": "clean", "state": "waiting", "older_than_secs": 0 })),
+            400,
+            "",
+        ),
+    ];
+    for (path, body, expected, words) in cases {
+        let asked = format!("{path} with {body:?}");
+        let (status, message) = call(&app, path, body, &[]).await;
+        assert_eq!(status, expected, "{asked}: {message}");
+        assert!(
+            message.trim().len() > 10,
+            "{asked} got no message: {message:?}"
+        );
+        assert!(message.contains(words), "{asked}: {message}");
+    }
 }
 
 #[tokio::test]
@@ -399,7 +388,7 @@ async fn the_live_stream_sends_the_counts_then_each_new_job() {
     let mut lines = Vec::<Value>::new();
     let mut pending = String::new();
 
-    let queue = queue(&redis).await;
+    let queue = support::report_queue(&redis.url());
     let delayed = EnqueueOptions {
         id: Some("report-live-test".into()),
         delay: Some(Duration::from_secs(600)),
@@ -502,7 +491,7 @@ async fn open_pages_share_one_feed_instead_of_each_reading_redis() {
         pages.push((body, pending));
     }
 
-    let queue = queue(&redis).await;
+    let queue = support::report_queue(&redis.url());
     let before = script_calls(&redis).await;
     for i in 0..JOBS {
         let options = EnqueueOptions {
@@ -531,7 +520,7 @@ async fn open_pages_share_one_feed_instead_of_each_reading_redis() {
 async fn jobs_are_listed_newest_first_in_pages_and_filtered_by_session_id() {
     let redis = RedisServer::start();
     let app = TestApp::spawn(&redis.url(), &[("ROLE", "web")]).await;
-    let queue = queue(&redis).await;
+    let queue = support::report_queue(&redis.url());
     for i in 0..25 {
         let session = if i % 5 == 0 {
             format!("aaaa{i:02}")

@@ -13,13 +13,11 @@ use leptos::server_fn::ServerFn;
 use model_support::{Answer, FakeModel};
 use serde_json::{json, Value};
 use server::{
-    queue::{Queue, QueueOptions},
-    redis_client::{self, RedisUrl, Subscriber},
+    redis_client::{self, RedisUrl},
     reports::{narrative, store, ReportStore},
     testkit::RedisServer,
 };
 use support::TestApp;
-use tokio_util::sync::CancellationToken;
 
 /// How long a test waits for a report before failing.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -101,22 +99,6 @@ async fn finished(app: &TestApp, session: &str, token: &str) -> Value {
     }
 }
 
-/// A handle on the instance's queue, for the admin calls a test needs.
-async fn queue(redis: &RedisServer) -> Queue {
-    let url: RedisUrl = redis.url().parse().unwrap();
-    let conn = redis_client::connect(&url).unwrap();
-    let subscriber = Subscriber::spawn(
-        redis_client::client(&url).unwrap(),
-        CancellationToken::new(),
-    );
-    Queue::new(
-        &conn,
-        subscriber,
-        QueueOptions::new("reports", "test-admin"),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn a_report_is_written_with_its_progress_seen_step_by_step() {
     let redis = RedisServer::start();
@@ -130,7 +112,7 @@ async fn a_report_is_written_with_its_progress_seen_step_by_step() {
     let session = lesson(&app).await;
 
     // Held in the queue, the job can be followed from its very first step.
-    let queue = queue(&redis).await;
+    let queue = support::report_queue(&redis.url());
     queue.admin().pause().await.unwrap();
     let (code, _) = post(&app, &session.id, &session.student_token, "").await;
     assert_eq!(code, 202);
@@ -386,7 +368,7 @@ async fn the_three_endpoints_answer_with_exact_json_including_errors() {
     let job = format!("report-{id}");
 
     // Held in the queue, so the job stays waiting while it is looked at.
-    let queue = queue(&redis).await;
+    let queue = support::report_queue(&redis.url());
     queue.admin().pause().await.unwrap();
     let queued = json!({
         "success": true,
@@ -512,7 +494,7 @@ async fn many_reports_at_once_never_start_more_than_the_rate_limit_per_window() 
         );
     }
 
-    let queue = queue(&redis).await;
+    let queue = support::report_queue(&redis.url());
     let mut starts = Vec::new();
     for s in &sessions {
         let job = queue.get(&format!("report-{}", s.id)).await.unwrap();

@@ -5,11 +5,7 @@
 use leptos::prelude::*;
 
 use super::{board::Board, chart::ThroughputChart, duration, grouped};
-
-/// `n` with the word that fits it: "1 job", "2 jobs".
-fn count(n: u64, one: &str, many: &str) -> String {
-    format!("{} {}", grouped(n), if n == 1 { one } else { many })
-}
+use crate::words::plural;
 
 #[component]
 pub fn OverviewView() -> impl IntoView {
@@ -44,12 +40,12 @@ pub fn OverviewView() -> impl IntoView {
                 <h2 id="figures-title">"Last hour"</h2>
                 <ThroughputChart minutes=o.minutes.clone()/>
                 <dl class="stats">
-                    <div><dt>"Finished"</dt><dd data-testid="finished-hour">{format!("{} ({:.1}/min)", count(finished, "job", "jobs"), finished as f64 / 60.0)}</dd></div>
+                    <div><dt>"Finished"</dt><dd data-testid="finished-hour">{format!("{} job{} ({:.1}/min)", grouped(finished), plural(finished), finished as f64 / 60.0)}</dd></div>
                     <div><dt>"Average time"</dt><dd data-testid="avg-time">{duration(o.avg_ms)}</dd></div>
                     <div><dt>"p95 time"</dt><dd data-testid="p95-time">{duration(o.p95_ms)}</dd></div>
                     <div><dt>"Failure rate"</dt><dd data-testid="failure-rate">{rate}</dd></div>
                     <div><dt>"Backlog"</dt><dd data-testid="backlog">{move || grouped(backlog())}</dd></div>
-                    <div><dt>"Model tokens today"</dt><dd data-testid="tokens-today">{format!("{} ({})", grouped(o.tokens_today), count(o.reports_today, "report", "reports"))}</dd></div>
+                    <div><dt>"Model tokens today"</dt><dd data-testid="tokens-today">{format!("{} ({} report{})", grouped(o.tokens_today), grouped(o.reports_today), plural(o.reports_today))}</dd></div>
                 </dl>
                 <div class="budget" data-testid="command-budget" class:over=over>
                     <p>

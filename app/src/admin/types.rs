@@ -258,7 +258,7 @@ pub fn age_label(secs: u64) -> String {
     } else {
         (secs / 60, "minute")
     };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+    crate::words::counted(n, unit)
 }
 
 /// What an action did, in words for the page.

@@ -140,9 +140,8 @@ fn Progress(status: ReportStatus) -> impl IntoView {
     let failed = status.status == "failed";
     let label = if failed {
         format!(
-            "The report could not be written after {} attempt{}: {}",
-            status.attempts,
-            if status.attempts == 1 { "" } else { "s" },
+            "The report could not be written after {}: {}",
+            crate::words::counted(u64::from(status.attempts), "attempt"),
             status.reason.clone().unwrap_or_default()
         )
     } else {

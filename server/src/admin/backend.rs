@@ -6,6 +6,7 @@ use app::{
     admin::types::{Access, ActionOutcome, AdminAction, JobDetail, JobList, Overview, QueueState},
     api::AppError,
     backend::{LiveStream, QueueDashboard},
+    words::plural,
 };
 use async_trait::async_trait;
 
@@ -194,14 +195,6 @@ impl QueueDashboard for Dashboard {
 
     async fn live(&self) -> Result<LiveStream, AppError> {
         Ok(Box::pin(self.live.subscribe().await.map_err(app_error)?))
-    }
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
 

@@ -10,6 +10,7 @@
 use app::{
     chat::protocol::Role,
     reports::{Narrative, SessionAnalytics},
+    words::plural,
 };
 use serde_json::{json, Value};
 
@@ -175,14 +176,6 @@ pub fn from_analytics(a: &SessionAnalytics) -> Narrative {
         went_well,
         to_work_on,
         next_steps,
-    }
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
 

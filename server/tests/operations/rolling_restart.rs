@@ -4,11 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use server::{
-    queue::JobState,
-    redis_client::{self, RedisUrl},
-    testkit::RedisServer,
-};
+use server::{queue::JobState, testkit::RedisServer};
 
 use crate::{
     chat_support, lesson,
@@ -17,19 +13,6 @@ use crate::{
     support::TestApp,
     PATIENCE,
 };
-
-/// The report queue's admin side, on a connection of the test's own.
-async fn queue_admin(redis: &RedisServer) -> server::queue::Admin {
-    let url: RedisUrl = redis.url().parse().unwrap();
-    let subscriber = redis_client::Subscriber::spawn(
-        redis_client::client(&url).unwrap(),
-        tokio_util::sync::CancellationToken::new(),
-    );
-    let options = server::queue::QueueOptions::new("reports", "operations-test");
-    server::queue::Queue::new(&redis_client::connect(&url).unwrap(), subscriber, options)
-        .unwrap()
-        .admin()
-}
 
 /// An instance the test can stop and wait for, as an orchestrator would.
 struct Instance {
@@ -216,7 +199,7 @@ async fn a_rolling_restart_under_chat_traffic_and_queued_jobs_loses_no_job_and_n
     });
 
     // B is stopped while it runs a job, which must still complete.
-    let admin = queue_admin(&redis).await;
+    let admin = crate::support::report_queue(&redis.url()).admin();
     let deadline = Instant::now() + PATIENCE;
     loop {
         let active = admin.jobs(JobState::Active, 0, 50, None).await.unwrap();

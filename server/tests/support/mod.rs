@@ -5,7 +5,12 @@
 
 use std::{collections::HashMap, net::SocketAddr};
 
-use server::{config::Config, startup::Application};
+use server::{
+    config::{Config, REPORT_QUEUE},
+    queue::{Queue, QueueOptions},
+    redis_client::{self, RedisUrl, Subscriber},
+    startup::Application,
+};
 use tokio_util::sync::CancellationToken;
 
 /// A running instance; it stops when dropped.
@@ -49,4 +54,17 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// A handle on the report queue the instances run, on a connection of the
+/// test's own, for the reads and admin calls a test makes.
+pub fn report_queue(redis_url: &str) -> Queue {
+    let url: RedisUrl = redis_url.parse().expect("a valid Redis URL");
+    let connection = redis_client::connect(&url).expect("a Redis connection");
+    let subscriber = Subscriber::spawn(
+        redis_client::client(&url).expect("a Redis client"),
+        CancellationToken::new(),
+    );
+    let options = QueueOptions::new(REPORT_QUEUE, "test-observer");
+    Queue::new(&connection, subscriber, options).expect("valid queue options")
 }
