@@ -60,11 +60,14 @@ export async function startRedis(): Promise<{ port: number; process: ChildProces
   return { port, process: child };
 }
 
+/// Starts an instance on a free port, or on `port` to bring one back where
+/// it was.
 export async function startInstance(
   name: string,
   env: Record<string, string>,
-): Promise<{ url: string; process: ChildProcess }> {
-  const port = await freePort();
+  port?: number,
+): Promise<{ url: string; port: number; process: ChildProcess }> {
+  port ??= await freePort();
   const binary = path.join(projectRoot, "target", "debug", "server");
   if (!fs.existsSync(binary)) {
     throw new Error(`${binary} is missing: run 'cargo leptos build' first`);
@@ -84,5 +87,5 @@ export async function startInstance(
   });
   const url = `http://127.0.0.1:${port}`;
   await waitUntil(`instance ${name} at ${url}`, async () => (await fetch(`${url}/healthz`)).ok);
-  return { url, process: child };
+  return { url, port, process: child };
 }

@@ -47,6 +47,13 @@ impl Dashboard {
 
     /// Says at start-up where the dashboard is, or why it is off.
     pub fn announce(&self, addr: SocketAddr) {
+        // Bound to every interface, the instance is at least at localhost;
+        // any other address is printed as it is.
+        let addr = if addr.ip().is_unspecified() {
+            format!("localhost:{}", addr.port())
+        } else {
+            addr.to_string()
+        };
         match self.auth {
             AdminAuth::Off => tracing::warn!(
                 "Queue dashboard is off: APP_ENV=production and ADMIN_TOKEN is not set"
