@@ -47,8 +47,8 @@ fn Detail(detail: JobDetail) -> impl IntoView {
                 {format!(" attempt {} of {} · {} failed · {} stalled (at most {})", row.attempts, row.max_attempts, detail.failures, detail.stalls, detail.max_stalls)}
             </p>
             <div class="row">
-                <progress max="100" value=row.progress aria-label="Job progress"></progress>
-                <span data-testid="detail-progress">{format!("{}% {}", row.progress, row.message)}</span>
+                <progress max="100" value=row.bar() aria-label="Job progress"></progress>
+                <span data-testid="detail-progress">{row.progress_words()}</span>
             </div>
             <dl class="facts">
                 <div><dt>"Created"</dt><dd>{clock(Some(row.created_at))}</dd></div>

@@ -120,8 +120,8 @@ fn JobItem(row: JobRow) -> impl IntoView {
                 <span class=format!("badge {}", row.state.as_str())>{row.state.as_str()}</span>
             </div>
             <div class="row">
-                <progress max="100" value=row.progress aria-label=format!("Progress of {}", row.id)></progress>
-                <span class="muted" data-testid="job-progress">{format!("{}% {}", row.progress, row.message)}</span>
+                <progress max="100" value=row.bar() aria-label=format!("Progress of {}", row.id)></progress>
+                <span class="muted" data-testid="job-progress">{row.progress_words()}</span>
             </div>
             <p class="muted small">
                 {format!("attempt {}{} · created {} · {}", row.attempts,

@@ -148,6 +148,33 @@ pub struct JobRow {
     pub instance: Option<String>,
 }
 
+impl JobRow {
+    /// The words beside the job's progress bar: its last step while it may
+    /// still move, and how it ended once it is finished (the last step a
+    /// handler reported is stale by then).
+    pub fn progress_words(&self) -> String {
+        match self.state {
+            QueueState::Completed => "100% · completed".into(),
+            QueueState::Failed if self.message.is_empty() => {
+                format!("{}% · failed", self.progress)
+            }
+            QueueState::Failed => format!("{}% · failed during: {}", self.progress, self.message),
+            _ => format!("{}% {}", self.progress, self.message)
+                .trim_end()
+                .to_string(),
+        }
+    }
+
+    /// Where the progress bar stands: full once the job completed.
+    pub fn bar(&self) -> u8 {
+        if self.state == QueueState::Completed {
+            100
+        } else {
+            self.progress
+        }
+    }
+}
+
 /// One page of a state's jobs, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobList {
@@ -304,6 +331,43 @@ pub enum LiveUpdate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(state: QueueState, progress: u8, message: &str) -> JobRow {
+        JobRow {
+            id: "report-1".into(),
+            state,
+            progress,
+            message: message.into(),
+            attempts: 1,
+            max_attempts: 3,
+            created_at: 0,
+            started_at: None,
+            finished_at: None,
+            due_at: None,
+            error: None,
+            instance: None,
+        }
+    }
+
+    #[test]
+    fn a_finished_job_shows_how_it_ended_rather_than_its_last_step() {
+        let done = row(QueueState::Completed, 95, "Saving");
+        assert_eq!(
+            (done.bar(), done.progress_words().as_str()),
+            (100, "100% · completed")
+        );
+        let failed = row(QueueState::Failed, 30, "Model writing");
+        assert_eq!(
+            failed.progress_words(),
+            "30% · failed during: Model writing"
+        );
+        let running = row(QueueState::Active, 30, "Model writing");
+        assert_eq!(
+            (running.bar(), running.progress_words().as_str()),
+            (30, "30% Model writing")
+        );
+        assert_eq!(row(QueueState::Waiting, 0, "").progress_words(), "0%");
+    }
 
     #[test]
     fn destructive_actions_are_the_ones_that_delete_or_stop_work() {
