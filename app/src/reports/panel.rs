@@ -80,6 +80,9 @@ pub fn ReportPanel(session: String, token: String) -> impl IntoView {
             {move || report.get().map(|r| view! { <ReportView report=r/> })}
         </section>
     }
+    // Erased, so the session page's view type stays shallow enough for the
+    // compiler.
+    .into_any()
 }
 
 fn show(
