@@ -39,8 +39,9 @@ fi
 wasm_bindgen_version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$wasm_bindgen_version" ]; then
   say "installing wasm-bindgen-cli $wasm_bindgen_version"
-  # Not --locked: the CLI's own lockfile names a yanked crate.
-  cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
+  # Not --locked: the CLI's own lockfile names a yanked crate. --force, since
+  # cargo skips a version it believes installed even when the binary is gone.
+  cargo install --force wasm-bindgen-cli --version "$wasm_bindgen_version"
 fi
 
 if ! cargo leptos --version >/dev/null 2>&1; then
