@@ -7,6 +7,11 @@
 //! server functions reach the backend through [`backend`], which the server
 //! fills in through the Leptos context.
 
+// The pages' views are nested generic types, and laying out the futures that
+// render and hydrate them goes deeper than the compiler's default of 128;
+// without this a clean build fails where an incremental one may not.
+#![recursion_limit = "256"]
+
 pub mod admin;
 pub mod api;
 #[cfg(feature = "ssr")]

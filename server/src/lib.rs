@@ -14,6 +14,11 @@
 //! - [`startup`]: wiring and the serve loop; [`shutdown`]: the signal.
 //! - [`testkit`]: real Redis servers for tests and benchmarks.
 
+// The pages' views are nested generic types, and laying out the futures that
+// render and hydrate them goes deeper than the compiler's default of 128;
+// without this a clean build fails where an incremental one may not.
+#![recursion_limit = "256"]
+
 pub mod admin;
 pub mod chat;
 pub mod config;
