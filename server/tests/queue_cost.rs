@@ -128,6 +128,33 @@ async fn in_a_busy_queue_completions_claim_the_next_job_so_a_job_with_one_progre
 }
 
 #[tokio::test]
+async fn a_job_enqueued_the_moment_the_last_one_completes_is_still_picked_up() {
+    // Each enqueue lands just as the worker's completion made it idle, so
+    // every job depends on one wake-up reaching it: 300 in a row.
+    let h = Harness::start().await;
+    let mut options = h.options("handoff");
+    options.concurrency = 1;
+    let queue = h.queue(options);
+    let _worker = h.worker(&queue, noop_with_progress()).await;
+    let mut events = queue.events().await;
+
+    for n in 0..300 {
+        let id = queue.enqueue(&json!(n)).await.unwrap().id;
+        let completed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            loop {
+                match events.recv().await {
+                    Ok(server::queue::Event::Completed { job, .. }) if job == id => return,
+                    Ok(_) => {}
+                    Err(gap) => panic!("event gap: {gap}"),
+                }
+            }
+        })
+        .await;
+        assert!(completed.is_ok(), "job {n} was never picked up");
+    }
+}
+
+#[tokio::test]
 async fn a_wake_up_skips_an_instance_that_is_gone_and_reaches_a_live_one() {
     let h = Harness::start().await;
     let queue = h.queue(h.options("ghost"));

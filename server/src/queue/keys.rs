@@ -17,12 +17,12 @@
 /// | `active` | sorted set | ids of active jobs, scored by lease expiry (ms) |
 /// | `delayed` | sorted set | ids of delayed jobs, scored by when they are due |
 /// | `completed`, `failed` | sorted set | finished ids, scored by when they finished |
-/// | `meta` | hash | `paused`, the lease token sequence, the published deadline |
+/// | `meta` | hash | `paused`, the published deadline |
 /// | `idle` | sorted set | instances with free slots that found no work |
 /// | `starts` | sorted set | start times inside the rate-limit window |
 /// | `data` | hash | id → payload (JSON) |
 /// | `opts` | hash | id → `created|attempts|backoff_ms|max_stalls` |
-/// | `run` | hash | id → `state|starts|fails|stalls|token|instance|started|finished` |
+/// | `run` | hash | id → `state|starts|fails|stalls|token|instance|started|finished|attempts` |
 /// | `progress` | hash | id → `{"progress":..,"message":..}` |
 /// | `hist` | hash | id → the timeline, a JSON array |
 /// | `result` | hash | id → the handler's result (JSON) |

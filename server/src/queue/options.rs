@@ -146,9 +146,14 @@ pub(crate) fn check_job_id(id: &str) -> Result<(), QueueError> {
     Ok(())
 }
 
-/// Milliseconds, as the scripts take them (saturating, never negative).
+/// The longest span the scripts are given: ten years, in milliseconds. The
+/// scripts add spans to Redis's clock and format the sums as whole numbers,
+/// which goes wrong past 2^63; no deadline or retention needs longer.
+const LONGEST_MS: u64 = 10 * 366 * 24 * 3600 * 1000;
+
+/// Milliseconds, as the scripts take them (at most ten years).
 pub(crate) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    u64::try_from(d.as_millis()).map_or(LONGEST_MS, |ms| ms.min(LONGEST_MS))
 }
 
 #[cfg(test)]
@@ -185,6 +190,13 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("concurrency"));
+    }
+
+    #[test]
+    fn spans_given_to_the_scripts_stop_at_ten_years() {
+        assert_eq!(millis(Duration::from_millis(1500)), 1500);
+        assert_eq!(millis(Duration::MAX), LONGEST_MS);
+        assert!((LONGEST_MS as f64) < 2f64.powi(53));
     }
 
     #[test]

@@ -361,9 +361,11 @@ local function claim(want)
 end
 
 -- The reply of every script that claims: status, rate-limit wait, delay until
--- the earliest deadline, then one entry per claimed job.
+-- the earliest deadline, Redis's clock when it was read (so a worker can tell
+-- it from a newer deadline announced meanwhile), then one entry per claimed
+-- job.
 local function claim_reply(status, jobs, wait_ms, due)
-  local reply = { status, wait_ms, due }
+  local reply = { status, wait_ms, due, NOW }
   for _, j in ipairs(jobs) do reply[#reply + 1] = j end
   return reply
 end

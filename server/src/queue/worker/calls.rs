@@ -30,6 +30,8 @@ pub(crate) struct ClaimReply {
     pub limited: Option<Duration>,
     /// Milliseconds until the queue's earliest deadline (negative when past).
     pub due_in_ms: Option<i64>,
+    /// Redis's clock (ms) when the deadline was read.
+    pub redis_now: i64,
     pub jobs: Vec<Claimed>,
 }
 
@@ -116,8 +118,8 @@ impl Queue {
 }
 
 fn parse_claim(reply: Reply) -> Result<ClaimReply, QueueError> {
-    let mut jobs = Vec::with_capacity(reply.len().saturating_sub(3));
-    for row in reply.rows_from(3)? {
+    let mut jobs = Vec::with_capacity(reply.len().saturating_sub(4));
+    for row in reply.rows_from(4)? {
         jobs.push(Claimed {
             id: row.string(0)?,
             payload: row.string(1)?,
@@ -132,6 +134,7 @@ fn parse_claim(reply: Reply) -> Result<ClaimReply, QueueError> {
             .opt_int(1)?
             .map(|ms| Duration::from_millis(ms.max(0) as u64)),
         due_in_ms: reply.opt_int(2)?,
+        redis_now: reply.int(3)?,
         jobs,
     })
 }

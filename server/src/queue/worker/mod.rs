@@ -16,7 +16,7 @@ pub use handler::{from_fn, FnHandler, Handler, JobContext, Outcome};
 
 use std::{
     sync::{
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex,
     },
     time::Duration,
@@ -137,6 +137,11 @@ struct Shared<H> {
     timers: Mutex<Timers>,
     /// Tells the loop that slots freed up or timers moved.
     poke: Notify,
+    /// A claim was due while every slot was taken or reserved (a finish in
+    /// flight may just have put this instance in the idle set, and the
+    /// wake-up that took it out came meanwhile): the next freed slot
+    /// claims instead of waiting for a wake-up that will not come again.
+    claim_pending: AtomicBool,
     /// Cancelled on shutdown: no more claims.
     shutdown: CancellationToken,
     /// Cancelled when the grace period is over: slots hand their jobs back.
@@ -149,6 +154,10 @@ struct Shared<H> {
 struct Timers {
     /// The earliest deadline of the queue, plus this instance's jitter.
     due: Option<Instant>,
+    /// Redis's clock (ms) when `due` was read. Claim replies and schedule
+    /// announcements come over different connections and may arrive out of
+    /// order; the older of two never replaces the newer.
+    due_read_at: i64,
     /// When the rate-limit window allows another start.
     limited: Option<Instant>,
     /// When to try again after a claim failed.
@@ -156,6 +165,27 @@ struct Timers {
     retry_backoff: Duration,
     /// When uncounted commands were first seen.
     unreported_since: Option<Instant>,
+}
+
+impl Timers {
+    /// Takes the deadline `due`, read at `read_at` by Redis's clock, unless
+    /// newer news is already in. Of two read in the same millisecond the
+    /// earlier deadline is kept: at worst that costs one claim too many.
+    fn learn_due(&mut self, due: Option<Instant>, read_at: i64) {
+        match read_at.cmp(&self.due_read_at) {
+            std::cmp::Ordering::Less => {}
+            std::cmp::Ordering::Greater => {
+                self.due = due;
+                self.due_read_at = read_at;
+            }
+            std::cmp::Ordering::Equal => {
+                self.due = match (self.due, due) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+        }
+    }
 }
 
 impl Worker {
@@ -190,6 +220,7 @@ impl Worker {
             running: watch::Sender::new(0),
             timers: Mutex::default(),
             poke: Notify::new(),
+            claim_pending: AtomicBool::new(false),
             shutdown,
             hard_stop: CancellationToken::new(),
             counters: counters.clone(),
@@ -271,13 +302,25 @@ async fn run<H: Handler>(
                 Some(Err(_)) => Action::Claim,
                 None => Action::Nothing,
             },
-            changed = changed(&mut epoch) => if changed { Action::Claim } else { Action::Nothing },
+            changed = changed(&mut epoch) => if changed {
+                // A new connection may be to a Redis with another clock.
+                shared.timers.lock().expect("timers lock poisoned").due_read_at = i64::MIN;
+                Action::Claim
+            } else {
+                Action::Nothing
+            },
             _ = sleep_until(deadline) => {
                 shared.timers_fired();
                 Action::Claim
             }
             _ = tokio::time::sleep_until(report_at) => Action::Report,
-            _ = shared.poke.notified() => Action::Nothing,
+            _ = shared.poke.notified() => {
+                if shared.claim_pending.swap(false, Ordering::AcqRel) {
+                    Action::Claim
+                } else {
+                    Action::Nothing
+                }
+            }
         };
         match action {
             Action::Claim => shared.claim_free().await,
@@ -331,10 +374,14 @@ impl<H: Handler> Shared<H> {
     /// Claims jobs for every free slot; one command, none when no slot is
     /// free.
     async fn claim_free(self: &Arc<Self>) {
+        // Marked before the slots are counted: a slot freed after the count
+        // then sees the mark and claims.
+        self.claim_pending.store(true, Ordering::Release);
         let want = self.free.swap(0, Ordering::AcqRel);
         if want == 0 {
             return;
         }
+        self.claim_pending.store(false, Ordering::Release);
         match self.queue.claim(want).await {
             Ok(reply) => {
                 self.timers
@@ -375,13 +422,15 @@ impl<H: Handler> Shared<H> {
     fn note_timers(&self, reply: &ClaimReply) {
         let now = Instant::now();
         let mut timers = self.timers.lock().expect("timers lock poisoned");
-        if let Some(wait) = reply.limited {
+        // A claim the rate limit did not hold back ends any wait for it.
+        timers.limited = reply.limited.map(|wait| {
             self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-            timers.limited = Some(now + wait + jitter());
-        }
-        timers.due = reply
+            now + wait + jitter()
+        });
+        let due = reply
             .due_in_ms
             .map(|ms| now + Duration::from_millis(ms.max(0) as u64) + jitter());
+        timers.learn_due(due, reply.redis_now);
         drop(timers);
         self.poke.notify_one();
     }
@@ -395,13 +444,16 @@ impl<H: Handler> Shared<H> {
             parts.next(),
             parts.next().and_then(|n| n.parse::<i64>().ok()),
         );
-        let due = match (due.and_then(|d| d.parse::<i64>().ok()), now) {
-            (Some(due), Some(now)) => {
-                Some(Instant::now() + Duration::from_millis((due - now).max(0) as u64) + jitter())
-            }
-            _ => None,
+        let Some(now) = now else {
+            return;
         };
-        self.timers.lock().expect("timers lock poisoned").due = due;
+        let due = due.and_then(|d| d.parse::<i64>().ok()).map(|due| {
+            Instant::now() + Duration::from_millis((due - now).max(0) as u64) + jitter()
+        });
+        self.timers
+            .lock()
+            .expect("timers lock poisoned")
+            .learn_due(due, now);
     }
 
     fn release(&self, slots: usize) {
