@@ -18,6 +18,7 @@ test("a tutor on instance A and a student on instance B chat both ways, keep his
 
   const tutorPage = await tutor.goto(`${instanceA()}${tutorLink}`);
   expect(tutorPage?.headers()["referrer-policy"]).toBe("no-referrer");
+  expect(tutorPage?.headers()["cache-control"]).toBe("no-store");
   await waitForHydration(tutor);
   await expectOnline(tutor);
   await expect(tutor.getByTestId("session-title")).toHaveText("Fractions");
@@ -73,4 +74,18 @@ test("only the tutor can end the session, after confirming, and then both pages 
   await expect(tutor.getByTestId("session-ended")).toBeVisible();
   await expect(student.getByTestId("session-ended")).toBeVisible();
   await expect(student.getByLabel("Message")).toHaveCount(0);
+});
+
+test("a message over the server's limit is refused in the page and stays in the box to be shortened", async ({ page }) => {
+  await openAsTutor(page, "Long answers");
+  const long = "x".repeat(5000);
+  await send(page, long);
+  await expect(page.getByTestId("chat-notice")).toContainText("too long: 5000 bytes");
+  await expect(page.getByLabel("Message")).toHaveValue(long);
+  await expect(page.getByTestId("pending-message")).toHaveCount(0);
+
+  await page.getByLabel("Message").fill("Short now");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(messages(page)).toHaveText(["Short now"]);
+  await expect(page.getByTestId("chat-notice")).toBeEmpty();
 });

@@ -254,6 +254,67 @@ async fn limits_give_error_frames_and_the_connection_goes_on() {
     assert_eq!(third.next_error().await, ErrorCode::SessionFull);
 }
 
+/// Joins with `token` and returns the error the join got.
+async fn refused_join(app: &TestApp, session: &str, token: &str) -> (ErrorCode, String) {
+    let mut client = Client::connect(app.addr).await;
+    client
+        .send(&ClientFrame::Join {
+            v: 1,
+            session: session.into(),
+            token: token.into(),
+            after: None,
+        })
+        .await;
+    match client
+        .next_where(|f| matches!(f, ServerFrame::Error { .. }))
+        .await
+    {
+        ServerFrame::Error { code, message, .. } => (code, message),
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn the_last_seat_waits_for_the_tutor_and_one_person_cannot_fill_a_session() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis.url(), &[("CHAT_MAX_CONNECTIONS_PER_SESSION", "3")]).await;
+    let s = session(&app).await;
+
+    // Without the tutor, students get all seats but the last.
+    let mut students = Vec::new();
+    for _ in 0..2 {
+        students.push(Client::join(app.addr, &s.id, &s.student_token, None).await);
+    }
+    let (code, message) = refused_join(&app, &s.id, &s.student_token).await;
+    assert_eq!(code, ErrorCode::SessionFull, "{message}");
+    let _tutor = Client::join(app.addr, &s.id, &s.tutor_token, None).await;
+
+    // One participant holds at most five connections, however large the
+    // session.
+    let big = TestApp::spawn(&redis.url(), &[("INSTANCE_ID", "big")]).await;
+    let t = session(&big).await;
+    let mut tabs = Vec::new();
+    for _ in 0..server::chat::MAX_CONNECTIONS_PER_PARTICIPANT {
+        tabs.push(Client::join(big.addr, &t.id, &t.student_token, None).await);
+    }
+    let (code, message) = refused_join(&big, &t.id, &t.student_token).await;
+    assert_eq!(code, ErrorCode::SessionFull);
+    assert!(message.contains("close one first"), "{message}");
+    let _tutor = Client::join(big.addr, &t.id, &t.tutor_token, None).await;
+}
+
+#[tokio::test]
+async fn resuming_after_the_largest_possible_id_joins_with_nothing_to_replay() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis.url(), &[]).await;
+    let s = session(&app).await;
+    let (mut tutor, _) = Client::join(app.addr, &s.id, &s.tutor_token, None).await;
+    tutor.post("c1", "stored").await;
+    let max = format!("{}-{}", u64::MAX, u64::MAX);
+    let (_, replayed) = Client::join(app.addr, &s.id, &s.student_token, Some(&max)).await;
+    assert!(replayed.is_empty(), "{replayed:?}");
+}
+
 #[tokio::test]
 async fn bad_frames_get_an_error_and_the_connection_keeps_working() {
     let redis = RedisServer::start();

@@ -29,6 +29,8 @@ pub type Outbox = mpsc::UnboundedSender<Command>;
 
 /// The longest wait between two attempts.
 const MAX_BACKOFF_MS: f64 = 15_000.0;
+/// A connection up this long counts as working, and resets the backoff.
+const STABLE_MS: f64 = 10_000.0;
 /// With no frame for this long the connection is taken as dead.
 const SILENCE_MS: f64 = 45_000.0;
 /// A ping every this many ticks of a second keeps proxies from idling us out.
@@ -71,10 +73,19 @@ async fn run(
                 state,
                 you: &you,
                 last_id: &mut last_id,
-                failures: &mut failures,
+                joined_at: None,
             };
             if let Outcome::Stop = link.serve(socket, &session, &token, &mut inbox).await {
                 return;
+            }
+            // Only a connection that stayed up a while resets the backoff: a
+            // server that drops every socket just after the join is not
+            // hammered once a second.
+            if link
+                .joined_at
+                .is_some_and(|at| js_sys::Date::now() - at >= STABLE_MS)
+            {
+                failures = 0;
             }
         }
         failures = failures.saturating_add(1);
@@ -112,7 +123,8 @@ struct Link<'a> {
     state: ChatState,
     you: &'a str,
     last_id: &'a mut Option<String>,
-    failures: &'a mut u32,
+    /// When the server accepted the join, by the browser's clock.
+    joined_at: Option<f64>,
 }
 
 impl Link<'_> {
@@ -155,11 +167,14 @@ impl Link<'_> {
                     last_heard = js_sys::Date::now();
                     let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };
                     match frame {
-                        ServerFrame::Joined { ended, .. } => {
+                        ServerFrame::Joined { ended, max_message_bytes, .. } => {
                             joined = true;
-                            *self.failures = 0;
+                            self.joined_at = Some(js_sys::Date::now());
                             self.state.connection.set(Connection::Online);
                             self.state.ended.set(ended);
+                            if max_message_bytes > 0 {
+                                self.state.max_message_bytes.set(Some(max_message_bytes));
+                            }
                             for pending in self.state.pending.get_untracked() {
                                 let frame = ClientFrame::Send { client_id: pending.client_id, text: pending.text };
                                 if sink.send(encode(&frame)).await.is_err() {
@@ -184,7 +199,15 @@ impl Link<'_> {
                                     self.state.connection.set(Connection::Refused(message));
                                     return Outcome::Stop;
                                 }
-                                (ErrorCode::RateLimited, Some(id)) => deferred.push(id),
+                                // Kept and sent again shortly: the server
+                                // stored nothing, and may take it then.
+                                (ErrorCode::RateLimited | ErrorCode::Unavailable, Some(id)) => {
+                                    deferred.push(id)
+                                }
+                                (ErrorCode::SessionEnded, _) => {
+                                    self.state.pending.set(Vec::new());
+                                    self.state.ended.set(true);
+                                }
                                 (_, Some(id)) => {
                                     self.state.pending.update(|p| p.retain(|m| m.client_id != id));
                                     self.state.notice.set(Some(message));

@@ -105,6 +105,11 @@ pub enum ServerFrame {
         you: Participant,
         title: String,
         ended: bool,
+        /// The largest message this server stores, in bytes of UTF-8, so
+        /// the page can refuse a longer one before sending it. 0 when the
+        /// server did not say.
+        #[serde(default)]
+        max_message_bytes: usize,
     },
     /// Stored messages: the recent ones on a fresh join, or everything after
     /// the client's `after` on a resume or a resynchronisation.

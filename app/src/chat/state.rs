@@ -58,6 +58,8 @@ pub struct ChatState {
     /// The last refusal of something this page did.
     pub notice: RwSignal<Option<String>>,
     pub ended: RwSignal<bool>,
+    /// The server's limit on a message, once it has said (bytes of UTF-8).
+    pub max_message_bytes: RwSignal<Option<usize>>,
 }
 
 impl ChatState {
@@ -70,6 +72,7 @@ impl ChatState {
             typing: RwSignal::new(None),
             notice: RwSignal::new(None),
             ended: RwSignal::new(ended),
+            max_message_bytes: RwSignal::new(None),
         }
     }
 }

@@ -62,6 +62,18 @@ pub fn ChatPanel(session: String, token: String, you: Participant, ended: bool) 
         if text.trim().is_empty() {
             return;
         }
+        // Refused here rather than by the server, so the text stays in the
+        // box to be shortened.
+        if let Some(max) = state.max_message_bytes.get_untracked() {
+            if text.len() > max {
+                state.notice.set(Some(format!(
+                    "This message is too long: {} bytes, and one message holds at most {max}.",
+                    text.len()
+                )));
+                return;
+            }
+        }
+        state.notice.set(None);
         #[cfg(feature = "hydrate")]
         {
             let client_id = super::client::new_client_id();

@@ -22,6 +22,8 @@ pub enum ChatError {
     RateLimited(u32),
     #[error("This session already has {0} connections open.")]
     SessionFull(usize),
+    #[error("You already have {0} connections open in this session; close one first.")]
+    TooManyConnections(usize),
     #[error("The chat is unavailable right now; try again shortly.")]
     Unavailable,
 }
@@ -37,7 +39,7 @@ impl ChatError {
             ChatError::BadInput(_) => ErrorCode::BadFrame,
             ChatError::TooLarge(_) => ErrorCode::TooLarge,
             ChatError::RateLimited(_) => ErrorCode::RateLimited,
-            ChatError::SessionFull(_) => ErrorCode::SessionFull,
+            ChatError::SessionFull(_) | ChatError::TooManyConnections(_) => ErrorCode::SessionFull,
             ChatError::Unavailable => ErrorCode::Unavailable,
         }
     }
@@ -61,7 +63,8 @@ impl From<ChatError> for AppError {
             | ChatError::BadInput(_)
             | ChatError::TooLarge(_)
             | ChatError::RateLimited(_)
-            | ChatError::SessionFull(_) => AppError::BadRequest(message),
+            | ChatError::SessionFull(_)
+            | ChatError::TooManyConnections(_) => AppError::BadRequest(message),
         }
     }
 }

@@ -41,10 +41,16 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::ChatError;
 pub use metrics::{ChatMetrics, MetricsSnapshot};
+pub use presence::MAX_CONNECTIONS_PER_PARTICIPANT;
 pub use sessions::{NewSession, SessionInfo};
 pub use socket::upgrade;
 
-use self::{presence::Presence, rooms::Rooms, sessions::Sessions, store::Store};
+use self::{
+    presence::Presence,
+    rooms::{RoomSources, Rooms},
+    sessions::Sessions,
+    store::Store,
+};
 use crate::{
     config::ChatSettings,
     redis_client::{CommandCounter, Redis, Subscriber},
@@ -88,15 +94,21 @@ impl ChatEngine {
         let metrics = Arc::new(ChatMetrics::default());
         let store = Store::new(redis.clone(), settings.history_len);
         let presence = Presence::new(redis.clone(), instance_id, settings.presence_ttl);
+        let sessions = Sessions::new(redis.clone());
+        let sources = RoomSources {
+            store: store.clone(),
+            presence: presence.clone(),
+            sessions: sessions.clone(),
+        };
         let rooms = Rooms::new(
             subscriber.clone(),
             counter.clone(),
-            store.clone(),
+            sources,
             metrics.clone(),
         );
         tokio::spawn(presence.clone().run_heartbeat(shutdown.clone()));
         let inner = Inner {
-            sessions: Sessions::new(redis.clone()),
+            sessions,
             settings,
             redis,
             counter,

@@ -13,27 +13,85 @@ use std::{
     time::Duration,
 };
 
-use app::chat::protocol::{Participant, Role, ServerFrame};
+use app::chat::protocol::{Participant, Role};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::{keys, relay, sessions::now_ms, ChatError};
+use super::{keys, sessions::now_ms, ChatError};
 use crate::redis_client::Redis;
 
-/// Drops expired members, checks the connection limit, adds one member.
+/// Drops expired members, checks the limits, adds one member. Returns 1 when
+/// admitted, 0 when the session is full, -1 when this participant already
+/// has their most connections open.
 ///
-/// KEYS: presence. ARGV: now (ms), expiry (ms), limit, member.
+/// The last seat of a session is kept for its tutor while no tutor is
+/// connected, so students (one with many tabs, or many with the invite)
+/// cannot lock the tutor out of their own session.
+///
+/// KEYS: presence. ARGV: now (ms), expiry (ms), session limit, member,
+/// participant id, per-participant limit, whether the participant is the
+/// tutor (1 or 0).
 static ENTER: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r#"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local mine, tutors = 0, 0
+for _, raw in ipairs(members) do
+  local ok, m = pcall(cjson.decode, raw)
+  if ok and type(m) == 'table' and type(m.p) == 'table' then
+    if m.p.id == ARGV[5] then mine = mine + 1 end
+    if m.p.role == 'tutor' then tutors = tutors + 1 end
+  end
+end
+local seats = tonumber(ARGV[3])
+if ARGV[7] ~= '1' and tutors == 0 and seats > 1 then seats = seats - 1 end
+if #members >= seats then return 0 end
+if mine >= tonumber(ARGV[6]) then return -1 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 return 1
 "#,
     )
 });
+
+/// Reads who is online and publishes the list in one step, so that lists
+/// published by several instances arrive in the order they were read: a
+/// list read before a leave can never overwrite one read after it.
+///
+/// The frame is the `presence` [`ServerFrame`] as serde writes it, each
+/// participant once (tutors first, then by id), behind the relay's `e`.
+///
+/// KEYS: presence. ARGV: now (ms), the session's channel.
+static ANNOUNCE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+local people, ids = {}, {}
+for _, raw in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')) do
+  local ok, m = pcall(cjson.decode, raw)
+  if ok and type(m) == 'table' and type(m.p) == 'table' and type(m.p.id) == 'string'
+      and not people[m.p.id] then
+    people[m.p.id] = m.p
+    ids[#ids + 1] = m.p.id
+  end
+end
+table.sort(ids, function(a, b)
+  local ta, tb = people[a].role == 'tutor', people[b].role == 'tutor'
+  if ta ~= tb then return ta end
+  return a < b
+end)
+local online = {}
+for i, id in ipairs(ids) do online[i] = cjson.encode(people[id]) end
+redis.call('PUBLISH', ARGV[2],
+  'e{"type":"presence","online":[' .. table.concat(online, ',') .. ']}')
+return #ids
+"#,
+    )
+});
+
+/// Connections one participant may hold in a session at once (tabs and
+/// devices); more would let one person fill the session.
+pub const MAX_CONNECTIONS_PER_PARTICIPANT: usize = 5;
 
 /// One connection as stored in the set.
 #[derive(Serialize, Deserialize)]
@@ -87,16 +145,30 @@ impl Presence {
             .arg(now + self.ttl.as_millis() as u64)
             .arg(limit)
             .arg(&member)
+            .arg(&who.id)
+            .arg(MAX_CONNECTIONS_PER_PARTICIPANT)
+            .arg(u8::from(who.role == Role::Tutor))
             .invoke_async(&mut redis)
             .await?;
-        if admitted == 0 {
-            return Err(ChatError::SessionFull(limit));
+        match admitted {
+            0 => return Err(ChatError::SessionFull(limit)),
+            -1 => {
+                return Err(ChatError::TooManyConnections(
+                    MAX_CONNECTIONS_PER_PARTICIPANT,
+                ))
+            }
+            _ => {}
         }
         self.lock()
             .entry(session.to_string())
             .or_default()
             .insert(conn, member);
-        self.announce(session).await
+        // The member is in: a list that fails to go out now is corrected by
+        // the next change, and must not refuse a join that took a seat.
+        if let Err(err) = self.announce(session).await {
+            tracing::debug!(cause = %err, "presence not announced after a join");
+        }
+        Ok(())
     }
 
     /// Removes connection `conn` and tells everyone.
@@ -136,15 +208,14 @@ impl Presence {
         Ok(people.into_values().collect())
     }
 
-    /// Publishes the current list to every instance.
+    /// Publishes the current list to every instance; one command.
     pub async fn announce(&self, session: &str) -> Result<(), ChatError> {
-        let online = self.online(session).await?;
         let mut redis = self.redis.clone();
-        let () = redis
-            .publish(
-                keys::channel(session),
-                relay::event(&ServerFrame::Presence { online }),
-            )
+        let _: i64 = ANNOUNCE
+            .key(keys::presence(session))
+            .arg(now_ms())
+            .arg(keys::channel(session))
+            .invoke_async(&mut redis)
             .await?;
         Ok(())
     }

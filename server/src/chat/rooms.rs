@@ -21,8 +21,9 @@ use tokio_util::sync::CancellationToken;
 use super::{
     keys,
     metrics::ChatMetrics,
+    presence::Presence,
     relay::{self, Relayed, StreamId},
-    sessions::now_ms,
+    sessions::{now_ms, Sessions},
     store::Store,
 };
 use crate::redis_client::{CommandCounter, Subscriber};
@@ -63,12 +64,25 @@ struct Room {
     stop: CancellationToken,
 }
 
+/// How soon a room that could not catch up with the stream tries again.
+const CATCH_UP_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What a room reads besides its channel: the stream to catch up from, and
+/// who is online and whether the session ended, to tell its sockets after a
+/// gap in which those events went by.
+#[derive(Clone)]
+pub struct RoomSources {
+    pub store: Store,
+    pub presence: Presence,
+    pub sessions: Sessions,
+}
+
 /// This instance's rooms.
 #[derive(Clone)]
 pub struct Rooms {
     subscriber: Subscriber,
     counter: Arc<CommandCounter>,
-    store: Store,
+    sources: RoomSources,
     metrics: Arc<ChatMetrics>,
     /// Session → room. A std mutex: it is held for map updates only.
     rooms: Arc<Mutex<HashMap<String, Room>>>,
@@ -85,13 +99,13 @@ impl Rooms {
     pub fn new(
         subscriber: Subscriber,
         counter: Arc<CommandCounter>,
-        store: Store,
+        sources: RoomSources,
         metrics: Arc<ChatMetrics>,
     ) -> Self {
         Rooms {
             subscriber,
             counter,
-            store,
+            sources,
             metrics,
             rooms: Arc::default(),
         }
@@ -133,7 +147,7 @@ impl Rooms {
             session: session.to_string(),
             subscriber: self.subscriber.clone(),
             counter: self.counter.clone(),
-            store: self.store.clone(),
+            sources: self.sources.clone(),
             metrics: self.metrics.clone(),
             sender: sender.clone(),
         };
@@ -168,7 +182,7 @@ struct RoomTask {
     session: String,
     subscriber: Subscriber,
     counter: Arc<CommandCounter>,
-    store: Store,
+    sources: RoomSources,
     metrics: Arc<ChatMetrics>,
     sender: broadcast::Sender<Arc<Delivery>>,
 }
@@ -184,18 +198,22 @@ impl RoomTask {
         epoch.borrow_and_update();
 
         // Where the stream stands now: anything up to here is in the history
-        // every socket reads after the room is ready.
-        let mut last = self.store.last_id(&self.session).await.ok().flatten();
+        // every socket reads after the room is ready. A room that cannot
+        // tell starts behind, and catches up once Redis answers.
+        let (mut last, mut behind) = match self.sources.store.last_id(&self.session).await {
+            Ok(last) => (last, false),
+            Err(_) => (None, true),
+        };
         let _ = ready.send(true);
 
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 received = inbox.recv() => match received {
-                    Ok(message) => self.relay(&message.payload, &mut last),
+                    Ok(message) => self.relay(&message.payload, &mut last, behind),
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(session = %self.session, missed, "room fell behind its channel; catching up from the stream");
-                        self.catch_up(&mut last).await;
+                        behind = !self.catch_up(&mut last).await;
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
@@ -205,7 +223,10 @@ impl RoomTask {
                     }
                     // Messages published while the subscription was down are
                     // only in the stream now.
-                    self.catch_up(&mut last).await;
+                    behind = !self.catch_up(&mut last).await;
+                }
+                _ = tokio::time::sleep(CATCH_UP_RETRY), if behind => {
+                    behind = !self.catch_up(&mut last).await;
                 }
             }
         }
@@ -213,8 +234,11 @@ impl RoomTask {
         self.subscriber.release(&channel);
     }
 
-    fn relay(&self, payload: &[u8], last: &mut Option<StreamId>) {
+    /// Passes one payload on. While the room is behind, messages are left
+    /// for the catch-up, which reads them from the stream in order.
+    fn relay(&self, payload: &[u8], last: &mut Option<StreamId>, behind: bool) {
         match relay::parse(payload) {
+            Some(Relayed::Message(..)) if behind => {}
             Some(Relayed::Message(id, message)) => self.forward(id, message, last),
             Some(Relayed::Event(frame)) => {
                 let _ = self.sender.send(Arc::new(Delivery {
@@ -240,22 +264,42 @@ impl RoomTask {
         }));
     }
 
-    async fn catch_up(&self, last: &mut Option<StreamId>) {
+    /// Forwards what the stream holds after `last`, then who is online and
+    /// whether the session ended, since the events that went by in the gap
+    /// are not stored. Returns false when Redis could not be read.
+    async fn catch_up(&self, last: &mut Option<StreamId>) -> bool {
         // A room that knows no message yet opened on an empty stream (or
         // could not read it): everything in the stream is then new to it.
         let after = last.unwrap_or(StreamId { ms: 0, seq: 0 });
-        let missed = self.store.after(&self.session, after).await;
-        match missed {
-            Ok(messages) => {
-                for message in messages {
-                    if let Ok(id) = message.id.parse() {
-                        self.forward(id, message, last);
-                    }
-                }
+        let sources = &self.sources;
+        let (missed, online, info) = match (
+            sources.store.after(&self.session, after).await,
+            sources.presence.online(&self.session).await,
+            sources.sessions.info(&self.session).await,
+        ) {
+            (Ok(missed), Ok(online), Ok(info)) => (missed, online, info),
+            (Err(err), _, _) | (_, Err(err), _) | (_, _, Err(err)) => {
+                tracing::warn!(session = %self.session, cause = %err, "room could not catch up; trying again");
+                return false;
             }
-            Err(err) => {
-                tracing::warn!(session = %self.session, cause = %err, "room could not catch up")
+        };
+        for message in missed {
+            if let Ok(id) = message.id.parse() {
+                self.forward(id, message, last);
             }
         }
+        self.event(&ServerFrame::Presence { online });
+        if info.ended {
+            self.event(&ServerFrame::Ended);
+        }
+        true
+    }
+
+    fn event(&self, frame: &ServerFrame) {
+        let frame = serde_json::to_string(frame).expect("a frame always serialises");
+        let _ = self.sender.send(Arc::new(Delivery {
+            id: None,
+            frame: frame.into(),
+        }));
     }
 }

@@ -28,6 +28,8 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 const FRAME_CEILING: usize = 64 * 1024;
 /// How many messages a fresh join loads.
 const JOIN_HISTORY: usize = 200;
+/// How soon a socket that could not resynchronise tries again.
+const RESYNC_RETRY: Duration = Duration::from_secs(1);
 
 /// `GET /ws`: upgrades to a chat connection.
 pub async fn upgrade(ws: WebSocketUpgrade, State(engine): State<ChatEngine>) -> Response {
@@ -67,6 +69,9 @@ struct Joined {
     last: Option<StreamId>,
     rate: RateLimit,
     last_typing: Option<Instant>,
+    /// Set while a resync could not read Redis: live messages are then left
+    /// for the next attempt, which reads them from the stream in order.
+    behind: bool,
 }
 
 impl Connection {
@@ -121,11 +126,18 @@ impl Connection {
                             format!("This server speaks protocol version {PROTOCOL_VERSION}.");
                         self.send(&ServerFrame::error(ErrorCode::UnsupportedVersion, message))
                             .await;
-                        continue;
+                        self.close(close_code::POLICY, "unsupported version").await;
+                        return None;
                     }
                     match self.join(session, &token, after).await {
                         Ok(joined) => return Some(joined),
-                        Err(err @ ChatError::Unavailable) => self.send_error(&err, None).await,
+                        // Closed rather than left waiting: the client joins
+                        // again when it reconnects, after its backoff.
+                        Err(err @ ChatError::Unavailable) => {
+                            self.send_error(&err, None).await;
+                            self.close(close_code::AGAIN, "try again later").await;
+                            return None;
+                        }
                         Err(err) => {
                             self.send_error(&err, None).await;
                             self.close(close_code::POLICY, "refused").await;
@@ -153,14 +165,15 @@ impl Connection {
     ) -> Result<Joined, ChatError> {
         let engine = self.engine.clone();
         let you = engine.sessions().check(&session, token).await?;
-        let info = engine.sessions().info(&session).await?;
         let span = tracing::Span::current();
         span.record("session", session.as_str());
         span.record("participant", you.id.as_str());
 
-        // In the room before presence is announced and history is read, so
-        // this socket misses nothing published from here on.
+        // In the room before the session is read, presence announced and
+        // history loaded, so this socket misses nothing published from here
+        // on: an end of the session after the read arrives as an event.
         let membership = engine.rooms().enter(&session).await;
+        let info = engine.sessions().info(&session).await?;
         engine
             .presence()
             .enter(
@@ -172,9 +185,27 @@ impl Connection {
             .await?;
 
         let after = after.and_then(|id| id.parse::<StreamId>().ok());
-        let (messages, resumed) = match after {
-            Some(after) => (engine.store().after(&session, after).await?, true),
-            None => (engine.store().recent(&session, JOIN_HISTORY).await?, false),
+        let history = match after {
+            Some(after) => engine
+                .store()
+                .after(&session, after)
+                .await
+                .map(|m| (m, true)),
+            None => engine
+                .store()
+                .recent(&session, JOIN_HISTORY)
+                .await
+                .map(|m| (m, false)),
+        };
+        let (messages, resumed) = match history {
+            Ok(history) => history,
+            Err(err) => {
+                // Counted as present since `enter`; not for a refused join.
+                if let Err(cause) = engine.presence().leave(&session, self.conn).await {
+                    tracing::debug!(cause = %cause, "presence not cleared; it expires by itself");
+                }
+                return Err(err);
+            }
         };
         let last = messages.last().and_then(|m| m.id.parse().ok()).or(after);
         self.send(&ServerFrame::Joined {
@@ -182,6 +213,7 @@ impl Connection {
             you: you.clone(),
             title: info.title,
             ended: info.ended,
+            max_message_bytes: engine.settings().max_message_bytes,
         })
         .await;
         self.engine
@@ -197,6 +229,7 @@ impl Connection {
             last,
             rate,
             last_typing: None,
+            behind: false,
         })
     }
 
@@ -212,7 +245,7 @@ impl Connection {
                 delivery = joined.membership.receiver.recv() => match delivery {
                     Ok(delivery) => {
                         if let Some(id) = delivery.id {
-                            if joined.last.is_some_and(|last| id <= last) {
+                            if joined.behind || joined.last.is_some_and(|last| id <= last) {
                                 continue;
                             }
                             joined.last = Some(id);
@@ -224,10 +257,13 @@ impl Connection {
                     }
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "socket fell behind; resynchronising from the stream");
-                        Box::pin(self.resync(joined)).await;
+                        joined.behind = !Box::pin(self.resync(joined)).await;
                     }
                     Err(RecvError::Closed) => return "room closed",
                 },
+                _ = tokio::time::sleep(RESYNC_RETRY), if joined.behind => {
+                    joined.behind = !Box::pin(self.resync(joined)).await;
+                }
                 incoming = self.socket.recv() => {
                     let frame = match self.read(incoming).await {
                         None => return "client left",
@@ -303,33 +339,40 @@ impl Connection {
         }
     }
 
-    /// Sends what the socket missed after falling behind its room.
-    async fn resync(&mut self, joined: &mut Joined) {
+    /// Sends what the socket missed after falling behind its room: the
+    /// messages from the stream, then who is online and whether the session
+    /// ended, since the events it skipped are not stored anywhere. Returns
+    /// false when Redis could not be read; the socket then stays behind,
+    /// passes no live message on, and tries again.
+    async fn resync(&mut self, joined: &mut Joined) -> bool {
+        let engine = self.engine.clone();
+        let session = joined.session.as_str();
         let missed = match joined.last {
-            Some(last) => self.engine.store().after(&joined.session, last).await,
-            None => {
-                self.engine
-                    .store()
-                    .recent(&joined.session, JOIN_HISTORY)
-                    .await
-            }
+            Some(last) => engine.store().after(session, last).await,
+            None => engine.store().recent(session, JOIN_HISTORY).await,
         };
-        match missed {
-            Ok(messages) => {
-                if let Some(last) = messages.last().and_then(|m| m.id.parse().ok()) {
-                    joined.last = Some(last);
-                }
-                self.engine
-                    .metrics_handle()
-                    .messages_out(messages.len() as u64);
-                self.send(&ServerFrame::History {
-                    messages,
-                    resumed: true,
-                })
-                .await;
-            }
-            Err(err) => self.send_error(&err, None).await,
+        let (messages, online, info) = match (
+            missed,
+            engine.presence().online(session).await,
+            engine.sessions().info(session).await,
+        ) {
+            (Ok(messages), Ok(online), Ok(info)) => (messages, online, info),
+            _ => return false,
+        };
+        if let Some(last) = messages.last().and_then(|m| m.id.parse().ok()) {
+            joined.last = Some(last);
         }
+        engine.metrics_handle().messages_out(messages.len() as u64);
+        self.send(&ServerFrame::History {
+            messages,
+            resumed: true,
+        })
+        .await;
+        self.send(&ServerFrame::Presence { online }).await;
+        if info.ended {
+            self.send(&ServerFrame::Ended).await;
+        }
+        true
     }
 
     /// Reads one incoming WebSocket message: `None` when the connection is

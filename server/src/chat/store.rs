@@ -127,6 +127,11 @@ impl Store {
         session: &str,
         after: StreamId,
     ) -> Result<Vec<ChatMessage>, ChatError> {
+        // Nothing comes after the largest id, and Redis refuses it as an
+        // exclusive start.
+        if after.ms == u64::MAX && after.seq == u64::MAX {
+            return Ok(Vec::new());
+        }
         let mut conn = self.redis.clone();
         let reply: StreamRangeReply = redis::cmd("XRANGE")
             .arg(keys::stream(session))
