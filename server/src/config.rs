@@ -46,6 +46,11 @@ pub struct Config {
     /// `REDIS_DAILY_BUDGET` (10000): the Redis commands a day the queue
     /// dashboard measures the queue's own count against (a hosted free tier).
     pub redis_daily_budget: u64,
+    /// `REPORT_REGENERATE_SECS` (60): how long after a report is written a
+    /// new one of the same session may be asked for. Every report is a
+    /// model call and a start within the queue's rate limit, which one
+    /// session asking again and again would otherwise take from the rest.
+    pub regenerate_after: Duration,
 }
 
 /// The admin login's secret; kept out of `Debug` so a logged configuration
@@ -161,6 +166,15 @@ pub enum ConfigError {
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:5000";
 
 impl Config {
+    /// Whether the queue dashboard and `/metrics` are open without a sign-in:
+    /// in development, and only while the instance listens on a loopback
+    /// address. An instance reachable from elsewhere with `APP_ENV` left at
+    /// its default is treated as in production, so forgetting it cannot
+    /// open the dashboard to the network.
+    pub fn open_admin(&self) -> bool {
+        !self.production && self.listen_addr.ip().is_loopback()
+    }
+
     /// Reads the process environment, after loading `.env` when present.
     /// Variables already set win over the file.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -169,7 +183,22 @@ impl Config {
         match dotenvy::dotenv() {
             Ok(_) => {}
             Err(err) if err.not_found() => {}
-            Err(err) => return Err(ConfigError::Invalid(".env", err.to_string())),
+            // dotenvy quotes the offending line, which may hold a secret:
+            // say where it is, not what it says.
+            Err(dotenvy::Error::LineParse(_, index)) => {
+                return Err(ConfigError::Invalid(
+                    ".env",
+                    format!(
+                        "a line does not parse (at its character {index}); quote values that hold spaces"
+                    ),
+                ))
+            }
+            Err(_) => {
+                return Err(ConfigError::Invalid(
+                    ".env",
+                    "it exists but cannot be read".into(),
+                ))
+            }
         }
         Self::from_vars(&std::env::vars().collect())
     }
@@ -264,6 +293,8 @@ impl Config {
 
         let redis_daily_budget =
             whole_number(&get, "REDIS_DAILY_BUDGET", 10_000, 1, 1_000_000_000_000)?;
+        let regenerate_after =
+            Duration::from_secs(whole_number(&get, "REPORT_REGENERATE_SECS", 60, 0, 86_400)?);
 
         Ok(Config {
             redis_url,
@@ -278,6 +309,7 @@ impl Config {
             production,
             admin_token,
             redis_daily_budget,
+            regenerate_after,
         })
     }
 }

@@ -97,7 +97,12 @@ impl Application {
             config.queue.options(&config.instance_id),
         )?;
         let store = ReportStore::new(redis.clone());
-        let reports = Reports::new(queue.clone(), chat.clone(), store.clone());
+        let reports = Reports::new(
+            queue.clone(),
+            chat.clone(),
+            store.clone(),
+            config.regenerate_after,
+        );
         let worker = if config.role.runs_jobs() {
             let model = match &config.model {
                 Some(settings) => {
@@ -141,12 +146,13 @@ impl Application {
             system_check: Arc::new(RedisSystemCheck {
                 redis: redis.clone(),
                 instance_id: config.instance_id.clone(),
+                open: config.open_admin(),
             }),
             worker: worker.as_ref().map(Worker::metrics),
-            metrics_access: if config.production {
-                MetricsAccess::AdminOnly(config.admin_token.as_ref().map(|t| t.expose().into()))
-            } else {
+            metrics_access: if config.open_admin() {
                 MetricsAccess::Open
+            } else {
+                MetricsAccess::AdminOnly(config.admin_token.as_ref().map(|t| t.expose().into()))
             },
         };
 

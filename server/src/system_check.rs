@@ -19,11 +19,22 @@ mod keys {
 pub struct RedisSystemCheck {
     pub redis: Redis,
     pub instance_id: String,
+    /// Where the admin pages are open (see [`Config::open_admin`]). Elsewhere
+    /// the check is refused: it names the instance, and anyone could spend
+    /// the Redis plan's commands on it.
+    ///
+    /// [`Config::open_admin`]: crate::config::Config::open_admin
+    pub open: bool,
 }
 
 #[async_trait]
 impl SystemCheck for RedisSystemCheck {
     async fn round_trip(&self, note: &str) -> Result<RoundTrip, AppError> {
+        if !self.open {
+            return Err(AppError::Forbidden(
+                "The system check is open in development only.".into(),
+            ));
+        }
         let mut conn = self.redis.clone();
         let (count, value): (u64, String) = redis::pipe()
             .set(keys::NOTE, note)

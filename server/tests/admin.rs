@@ -235,6 +235,27 @@ async fn actions_from_another_origin_are_refused_even_with_the_session_cookie() 
 }
 
 #[tokio::test]
+async fn an_instance_listening_beyond_loopback_never_opens_the_dashboard_to_all() {
+    // APP_ENV left at development, as a deployment might forget it.
+    let redis = RedisServer::start();
+    let bare = TestApp::spawn(&redis.url(), &[("LISTEN_ADDR", "0.0.0.0:0")]).await;
+    let (status, body) = call(&bare, "/api/admin/access", empty(), &[]).await;
+    assert_eq!((status, body.as_str()), (200, "\"off\""));
+    let (status, _) = call(&bare, "/api/admin/overview", empty(), &[]).await;
+    assert_eq!(status, 404);
+    let metrics = bare.http.get(bare.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 401);
+
+    let with_token = TestApp::spawn(
+        &redis.url(),
+        &[("LISTEN_ADDR", "0.0.0.0:0"), ("ADMIN_TOKEN", TOKEN)],
+    )
+    .await;
+    let (status, _) = call(&with_token, "/api/admin/overview", empty(), &[]).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
 async fn in_production_without_an_admin_token_the_dashboard_is_off() {
     let redis = RedisServer::start();
     let app = TestApp::spawn(&redis.url(), &[("APP_ENV", "production")]).await;

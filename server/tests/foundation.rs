@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::api::{RedisRoundTrip, RoundTrip};
+use app::api::{CreateSession, RedisRoundTrip, RoundTrip};
 use leptos::server_fn::ServerFn;
 use server::testkit::{free_port, RedisServer};
 use support::TestApp;
@@ -37,6 +37,43 @@ async fn the_server_function_writes_a_note_to_redis_and_reads_it_back() {
 
     let trip: RoundTrip = round_trip(&app, "again").await.json().await.unwrap();
     assert_eq!((trip.value.as_str(), trip.count), ("again", 2));
+}
+
+#[tokio::test]
+async fn a_server_function_missing_an_argument_or_sent_a_huge_body_gets_a_client_error() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis.url(), &[]).await;
+
+    let missing = app
+        .http
+        .post(app.url(CreateSession::PATH))
+        .form(&[("title", "Fractions")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+    let message = missing.text().await.unwrap();
+    assert!(message.contains("missing field `name`"), "{message}");
+
+    let huge = app
+        .http
+        .post(app.url(CreateSession::PATH))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("title=Fractions&name={}", "a".repeat(1 << 20)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+}
+
+#[tokio::test]
+async fn in_production_the_system_check_is_refused() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(&redis.url(), &[("APP_ENV", "production")]).await;
+    let response = round_trip(&app, "hello").await;
+    assert_eq!(response.status(), 403);
+    let message = response.text().await.unwrap();
+    assert!(message.contains("development only"), "{message}");
 }
 
 #[tokio::test]
@@ -111,8 +148,20 @@ async fn the_connection_survives_a_redis_restart_and_readiness_follows_it() {
 /// Runs the server binary with `vars` until it has logged for a moment, and
 /// returns everything it printed.
 fn run_binary(vars: &[(&str, &str)], for_how_long: Duration) -> (Option<i32>, String) {
+    run_binary_with(vars, None, for_how_long)
+}
+
+/// The same, in a folder whose `.env` holds `dotenv` when given.
+fn run_binary_with(
+    vars: &[(&str, &str)],
+    dotenv: Option<&str>,
+    for_how_long: Duration,
+) -> (Option<i32>, String) {
     let dir = std::env::temp_dir().join(format!("tutoring-bin-{}", free_port()));
     std::fs::create_dir_all(&dir).unwrap();
+    if let Some(text) = dotenv {
+        std::fs::write(dir.join(".env"), text).unwrap();
+    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
         // A folder of its own, so no .env of the project's is read.
         .current_dir(&dir)
@@ -140,6 +189,18 @@ fn start_up_stops_with_a_message_naming_a_missing_variable() {
     let (code, output) = run_binary(&[], Duration::from_secs(5));
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("REDIS_URL is not set"), "{output}");
+}
+
+#[test]
+fn a_malformed_env_file_stops_start_up_without_printing_its_lines() {
+    let dotenv = "REDIS_URL=redis://127.0.0.1:1\nADMIN_TOKEN=correct horse 'battery staple\n";
+    let (code, output) = run_binary_with(&[], Some(dotenv), Duration::from_secs(5));
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains(".env is invalid"), "{output}");
+    assert!(
+        !output.contains("battery"),
+        "a line of .env was printed: {output}"
+    );
 }
 
 #[test]

@@ -281,10 +281,14 @@ async fn a_500_is_retried_with_backoff_and_a_401_fails_at_once_with_its_reason()
     assert_eq!(status["status"], "failed");
     assert_eq!(status["attempts"], 1);
     let reason = status["reason"].as_str().unwrap();
-    assert!(reason.contains("refused the request"), "{reason}");
     assert!(
-        !reason.contains("sk-test-secret-key"),
-        "the key leaked: {reason}"
+        reason.contains("refused the request (HTTP 401)"),
+        "{reason}"
+    );
+    // What the provider said stays in the log: participants see the reason.
+    assert!(
+        !reason.contains("sk-test-secret-key") && !reason.contains("Incorrect API key"),
+        "the provider's words reached the reason: {reason}"
     );
     assert_eq!(model.seen().len(), 3, "a 401 must not be retried");
 }
@@ -362,7 +366,7 @@ async fn the_three_endpoints_answer_with_exact_json_including_errors() {
     let redis = RedisServer::start();
     let model = FakeModel::start().await;
     model.always(Answer::report("Exact."));
-    let app = app(&redis, Some(&model), &[]).await;
+    let app = app(&redis, Some(&model), &[("REPORT_REGENERATE_SECS", "0")]).await;
     let session = lesson(&app).await;
     let (id, token) = (session.id.as_str(), session.tutor_token.as_str());
     let job = format!("report-{id}");
@@ -465,6 +469,73 @@ async fn the_three_endpoints_answer_with_exact_json_including_errors() {
             error("No report has been asked for in this session yet.")
         )
     );
+}
+
+#[tokio::test]
+async fn a_new_report_right_after_the_last_is_refused_until_the_wait_is_over() {
+    let redis = RedisServer::start();
+    let model = FakeModel::start().await;
+    model.always(Answer::report("Once."));
+    let app = app(&redis, Some(&model), &[("REPORT_REGENERATE_SECS", "2")]).await;
+    let session = lesson(&app).await;
+    let (id, token) = (session.id.as_str(), session.tutor_token.as_str());
+    post(&app, id, token, "").await;
+    finished(&app, id, token).await;
+
+    let response = app
+        .http
+        .post(api(&app, id, "?regenerate=true"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["success"], false);
+    assert!(
+        body["message"].as_str().unwrap().contains("moments ago"),
+        "{body}"
+    );
+    // Asking without regenerate still answers with the report there is.
+    assert_eq!(post(&app, id, token, "").await.0, 200);
+    assert_eq!(model.seen().len(), 1);
+
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    assert_eq!(post(&app, id, token, "?regenerate=true").await.0, 202);
+}
+
+#[tokio::test]
+async fn a_session_keeps_its_latest_twenty_reports_with_numbers_that_never_repeat() {
+    let redis = RedisServer::start();
+    let url: RedisUrl = redis.url().parse().unwrap();
+    let reports = ReportStore::new(redis_client::connect(&url).unwrap());
+    let session = "0123456789abcdef0123456789abcdef";
+    for _ in 0..22 {
+        let report = app::reports::Report {
+            session_id: session.into(),
+            version: 0,
+            generated_at_ms: 0,
+            analytics: Default::default(),
+            narrative: Default::default(),
+            model: None,
+            usage: None,
+        };
+        reports.save(report, &store::today()).await.unwrap();
+    }
+    let kept: Vec<u32> = reports
+        .all(session)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.version)
+        .collect();
+    assert_eq!(kept, (3..=22).rev().collect::<Vec<u32>>());
 }
 
 #[tokio::test]

@@ -124,6 +124,11 @@ pub async fn queue_action(action: AdminAction) -> Result<ActionOutcome, AppError
 /// The live feed of this page: counts first, then every change, one JSON
 /// [`LiveUpdate`](crate::admin::types::LiveUpdate) per line. Every open page
 /// shares the instance's one subscription to the queue's events.
+///
+/// Access is checked when the feed opens, not while it runs: a page left
+/// open past the end of its sign-in (12 hours) keeps receiving updates until
+/// it is closed or reloaded, though every read and action it asks for is
+/// refused by then.
 #[server(prefix = "/api/admin", endpoint = "live", output = StreamingText)]
 pub async fn queue_live() -> Result<TextStream<AppError>, AppError> {
     use futures::StreamExt;

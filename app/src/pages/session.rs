@@ -16,13 +16,18 @@ use crate::{
 };
 
 /// Asks for `Referrer-Policy: no-referrer` on the response (server side) and
-/// in the document (for the browser's own navigation).
+/// in the document (for the browser's own navigation), and that no cache
+/// keeps a page whose address is a key.
 fn no_referrer() -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.insert_header(
             http::header::REFERRER_POLICY,
             http::HeaderValue::from_static("no-referrer"),
+        );
+        response.insert_header(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
         );
     }
     view! { <Meta name="referrer" content="no-referrer"/> }

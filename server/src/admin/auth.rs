@@ -14,7 +14,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use app::{admin::types::Access, api::AppError};
+use app::admin::types::Access;
 use axum::{
     extract::{Request, State},
     http::{header, HeaderMap, Method, StatusCode},
@@ -228,42 +228,7 @@ pub async fn guard(State(auth): State<AdminAuth>, request: Request, next: Next) 
             }
         }
     }
-    arguments_errors_as_400(next.run(request).await).await
-}
-
-/// A server function whose arguments do not decode answers 500 before any
-/// code of ours runs; that is the caller's mistake, so it becomes a 400 with
-/// a message that says what was wrong.
-async fn arguments_errors_as_400(response: Response) -> Response {
-    let failed = response.status() == StatusCode::INTERNAL_SERVER_ERROR;
-    if !failed
-        || !response
-            .headers()
-            .contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER)
-    {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let body = match serde_json::from_slice::<AppError>(&bytes) {
-        Ok(AppError::BadRequest(_)) => {
-            parts.status = StatusCode::BAD_REQUEST;
-            bytes
-        }
-        Ok(AppError::Transport(message)) if message.starts_with("error deserializing") => {
-            parts.status = StatusCode::BAD_REQUEST;
-            let detail = message
-                .split_once(": ")
-                .map_or(message.as_str(), |(_, d)| d);
-            let error = AppError::BadRequest(format!("The request is not valid: {detail}"));
-            serde_json::to_vec(&error).unwrap_or_default().into()
-        }
-        _ => bytes,
-    };
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, axum::body::Body::from(body))
+    next.run(request).await
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ impl Dashboard {
             live: LiveFeed::new(queue.clone(), shutdown),
             queue,
             reports,
-            auth: AdminAuth::new(config.production, config.admin_token.as_ref()),
+            auth: AdminAuth::new(!config.open_admin(), config.admin_token.as_ref()),
             daily_budget: config.redis_daily_budget,
         }
     }
@@ -56,7 +56,8 @@ impl Dashboard {
         };
         match self.auth {
             AdminAuth::Off => tracing::warn!(
-                "Queue dashboard is off: APP_ENV=production and ADMIN_TOKEN is not set"
+                "Queue dashboard is off: ADMIN_TOKEN is not set, and it is needed with \
+                 APP_ENV=production or when the instance listens beyond loopback"
             ),
             AdminAuth::Open => tracing::info!(
                 "Queue dashboard available at http://{addr}/admin/queues (development mode: open to anyone who reaches this server)"

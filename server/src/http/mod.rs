@@ -4,6 +4,7 @@
 mod health;
 mod metrics;
 mod reports;
+mod server_fns;
 
 use std::{sync::Arc, time::Duration};
 
@@ -16,7 +17,7 @@ use axum::{
 };
 use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower_http::trace::TraceLayer;
+use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 use tracing::{field::Empty, Span};
 
 use app::{
@@ -76,6 +77,10 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// The largest request body an instance reads: a chat message travels on
+/// the socket, so the largest body is a form of a few fields.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// The whole router of one instance.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -119,11 +124,17 @@ pub fn router(state: AppState) -> Router {
                 shell(shell_options.clone())
             })
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .layer(axum::middleware::from_fn(
+                server_fns::arguments_errors_as_400,
+            ))
             // Every dashboard route, server functions included, passes here.
             .layer(axum::middleware::from_fn_with_state(
                 state.dashboard.auth.clone(),
                 admin::auth::guard,
             ))
+            // Nothing a page or a client sends comes near this; without a
+            // bound, a server function would read any body whole.
+            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
     } else {
         health
     };

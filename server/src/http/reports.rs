@@ -11,7 +11,10 @@
 
 use axum::{
     extract::{Path, Query, State},
-    http::{header::AUTHORIZATION, HeaderMap, StatusCode},
+    http::{
+        header::{AUTHORIZATION, RETRY_AFTER},
+        HeaderMap, StatusCode,
+    },
     response::{IntoResponse, Response},
     Json,
 };
@@ -40,13 +43,16 @@ impl IntoResponse for ReportError {
             ReportError::UnknownSession | ReportError::NoReport => StatusCode::NOT_FOUND,
             ReportError::MissingToken => StatusCode::UNAUTHORIZED,
             ReportError::Forbidden => StatusCode::FORBIDDEN,
+            ReportError::TooSoon(_) => StatusCode::TOO_MANY_REQUESTS,
             ReportError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
-        (
-            status,
-            Json(json!({ "success": false, "message": self.to_string() })),
-        )
-            .into_response()
+        let body = Json(json!({ "success": false, "message": self.to_string() }));
+        match self {
+            ReportError::TooSoon(secs) => {
+                (status, [(RETRY_AFTER, secs.to_string())], body).into_response()
+            }
+            _ => (status, body).into_response(),
+        }
     }
 }
 

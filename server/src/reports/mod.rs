@@ -56,6 +56,10 @@ pub enum ReportError {
     Forbidden,
     #[error("Reports are unavailable right now; try again shortly.")]
     Unavailable,
+    #[error(
+        "A report of this session was written moments ago; a new one may be asked for in {0} s."
+    )]
+    TooSoon(u64),
 }
 
 impl From<QueueError> for ReportError {
@@ -97,11 +101,23 @@ pub struct Reports {
     queue: Queue,
     chat: ChatEngine,
     store: ReportStore,
+    /// How long after a report a new one of the session may be asked for.
+    regenerate_after: std::time::Duration,
 }
 
 impl Reports {
-    pub fn new(queue: Queue, chat: ChatEngine, store: ReportStore) -> Self {
-        Reports { queue, chat, store }
+    pub fn new(
+        queue: Queue,
+        chat: ChatEngine,
+        store: ReportStore,
+        regenerate_after: std::time::Duration,
+    ) -> Self {
+        Reports {
+            queue,
+            chat,
+            store,
+            regenerate_after,
+        }
     }
 
     /// The job id of `session`'s report: one per session, so a second
@@ -153,14 +169,16 @@ impl Reports {
         // The token check and the read of the newest report go to Redis
         // together, so a request waits for two round trips rather than
         // three. A refused request has read a report it never shows.
-        let (asked_by, latest) = if regenerate {
-            (self.authorize(session, token).await?, None)
-        } else {
-            let (who, latest) =
-                tokio::join!(self.authorize(session, token), self.store.latest(session));
-            (who?, latest?)
-        };
-        if let Some(report) = latest {
+        let (who, latest) =
+            tokio::join!(self.authorize(session, token), self.store.latest(session));
+        let (asked_by, latest) = (who?, latest?);
+        if regenerate {
+            let age = handler::now_ms().saturating_sub(latest.map_or(0, |r| r.generated_at_ms));
+            let wait = (self.regenerate_after.as_millis() as u64).saturating_sub(age);
+            if wait > 0 {
+                return Err(ReportError::TooSoon(wait.div_ceil(1000)));
+            }
+        } else if let Some(report) = latest {
             match self.queue.get(&job_id).await {
                 Ok(job) if !job.summary.state.is_finished() => {
                     return Ok(Requested::Queued(status_of(&job)))

@@ -48,10 +48,10 @@ pub enum ModelError {
     #[error("the model provider is rate limiting requests")]
     RateLimited { retry_after: Option<Duration> },
     /// 5xx, a network failure or a timeout: try again with backoff.
-    #[error("the model provider is unavailable: {0}")]
+    #[error("the model provider is unavailable ({0})")]
     Unavailable(String),
     /// 4xx other than 429 (a bad key, a bad request): retrying cannot help.
-    #[error("the model provider refused the request: {0}")]
+    #[error("the model provider refused the request ({0})")]
     Refused(String),
     /// The answer came but is not a report: this attempt failed.
     #[error("{0}")]
@@ -205,8 +205,11 @@ impl ModelClient {
         request
     }
 
-    /// Sorts an error from async-openai, and keeps the API key out of any
-    /// message that might quote it.
+    /// Sorts an error from async-openai. What the provider said goes to the
+    /// log (with the API key and the endpoint's address taken out); the
+    /// error itself, which becomes the job's reason and reaches every
+    /// participant and the dashboard, only names the kind of failure and the
+    /// HTTP status.
     fn classify(&self, err: OpenAIError) -> ModelError {
         let scrub = |text: String| {
             if self.settings.api_key.is_empty() {
@@ -215,31 +218,58 @@ impl ModelClient {
                 text.replace(&self.settings.api_key, "***")
             }
         };
+        let by_status = |status: u16, detail: String| {
+            tracing::warn!(status, cause = %scrub(detail), "the model provider answered with an error");
+            match status {
+                429 => ModelError::RateLimited { retry_after: None },
+                500..=599 => ModelError::Unavailable(format!("HTTP {status}")),
+                _ => ModelError::Refused(format!("HTTP {status}")),
+            }
+        };
         match err {
             OpenAIError::Boxed(boxed) => match boxed.downcast::<HttpRefusal>() {
-                Ok(refusal) => match refusal.status {
-                    429 => ModelError::RateLimited {
+                Ok(refusal) => match by_status(refusal.status, refusal.message.clone()) {
+                    ModelError::RateLimited { .. } => ModelError::RateLimited {
                         retry_after: refusal.retry_after,
                     },
-                    500..=599 => ModelError::Unavailable(scrub(refusal.to_string())),
-                    _ => ModelError::Refused(scrub(refusal.to_string())),
+                    other => other,
                 },
-                Err(other) => ModelError::Unavailable(scrub(other.to_string())),
+                Err(other) => {
+                    tracing::warn!(cause = %scrub(other.to_string()), "the model call failed");
+                    ModelError::Unavailable("the request did not complete".into())
+                }
             },
-            OpenAIError::Reqwest(err) => ModelError::Unavailable(scrub(err.to_string())),
-            OpenAIError::ApiError(api) => match api.status_code.as_u16() {
-                429 => ModelError::RateLimited { retry_after: None },
-                500..=599 => ModelError::Unavailable(scrub(api.to_string())),
-                _ => ModelError::Refused(scrub(api.to_string())),
-            },
-            OpenAIError::StreamError(err) => ModelError::Unavailable(scrub(err.to_string())),
+            OpenAIError::Reqwest(err) => {
+                let public = if err.is_timeout() {
+                    "the request timed out"
+                } else if err.is_connect() {
+                    "could not connect"
+                } else {
+                    "the request did not complete"
+                };
+                let err = err.without_url();
+                tracing::warn!(cause = %scrub(err.to_string()), "the model call failed");
+                ModelError::Unavailable(public.into())
+            }
+            OpenAIError::ApiError(api) => by_status(api.status_code.as_u16(), api.to_string()),
+            OpenAIError::StreamError(err) => {
+                tracing::warn!(cause = %scrub(err.to_string()), "the model's stream broke off");
+                ModelError::Unavailable("the answer's stream broke off".into())
+            }
             OpenAIError::JSONDeserialize(err, _) => {
                 ModelError::BadAnswer(format!("the model's stream could not be read ({err})"))
             }
-            other => ModelError::Refused(scrub(other.to_string())),
+            other => {
+                tracing::warn!(cause = %scrub(other.to_string()), "the model call failed");
+                ModelError::Refused("the request could not be made".into())
+            }
         }
     }
 }
+
+/// The longest wait a provider's `Retry-After` may ask for; a longer one (or
+/// a nonsensical one) would hold a session's report back for days.
+const LONGEST_RETRY_AFTER_SECS: f64 = 3600.0;
 
 /// Sends one request; any status but success becomes an [`HttpRefusal`].
 async fn send(
@@ -258,7 +288,7 @@ async fn send(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|secs| secs.is_finite() && *secs >= 0.0)
-        .map(Duration::from_secs_f64);
+        .map(|secs| Duration::from_secs_f64(secs.min(LONGEST_RETRY_AFTER_SECS)));
     let body = response.text().await.unwrap_or_default();
     let message = serde_json::from_str::<serde_json::Value>(&body)
         .ok()

@@ -13,11 +13,21 @@ mod keys {
         format!("report:{{{session}}}:versions")
     }
 
+    /// How many reports of the session were ever written: the number of
+    /// the newest.
+    pub fn written(session: &str) -> String {
+        format!("report:{{{session}}}:written")
+    }
+
     /// Tokens spent on reports on `day` (YYYY-MM-DD, UTC).
     pub fn usage(day: &str) -> String {
         format!("report:usage:{day}")
     }
 }
+
+/// Versions of a session's report kept readable; older ones are dropped, so
+/// a session asked for report after report holds a bounded amount.
+pub const KEPT_VERSIONS: isize = 20;
 
 /// How long a day's token count is kept: long enough for a monthly bill.
 const USAGE_TTL_SECS: i64 = 40 * 24 * 3600;
@@ -42,15 +52,14 @@ impl ReportStore {
     }
 
     /// Stores `report` as the session's newest version, numbering it, and
-    /// adds its tokens to today's count; one round trip.
+    /// adds its tokens to today's count; two round trips.
     pub async fn save(&self, mut report: Report, day: &str) -> redis::RedisResult<Report> {
         let mut conn = self.redis.clone();
         let key = keys::versions(&report.session_id);
-        // Versions only grow and earlier ones are never removed, so the next
-        // number is the length plus one. Two generations of one session never
-        // run at once: their job shares one id.
-        let len: u32 = conn.llen(&key).await?;
-        report.version = len + 1;
+        // Numbers count every report ever written, so they stay unique when
+        // old versions are dropped. Two generations of one session never run
+        // at once: their job shares one id.
+        report.version = conn.incr(keys::written(&report.session_id), 1).await?;
         let json = serde_json::to_string(&report).map_err(|err| {
             redis::RedisError::from((redis::ErrorKind::Client, "report encoding", err.to_string()))
         })?;
@@ -59,6 +68,8 @@ impl ReportStore {
         redis::pipe()
             .atomic()
             .lpush(&key, json)
+            .ignore()
+            .ltrim(&key, 0, KEPT_VERSIONS - 1)
             .ignore()
             .hincr(&usage_key, "prompt_tokens", usage.prompt_tokens)
             .ignore()
