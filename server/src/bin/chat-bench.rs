@@ -4,13 +4,15 @@
 //! - `cross_instance_p50_ms`, `cross_instance_p99_ms`: from a client on
 //!   instance A sending to 100 clients on instance B receiving, at 1,000
 //!   messages a second into that one room (ten senders a millisecond apart,
-//!   each sending every 10 ms);
+//!   each sending every 10 ms); every socket is a student of its own, since
+//!   one participant may hold only a few connections;
 //! - `deliveries_per_s`: messages delivered to those clients per second, and
 //!   `delivered_fraction`: the share of the expected deliveries that came;
 //! - `idle_sockets`: how many idle joined sockets instance B then holds
 //!   (20,000, unless the open-file limit is lower and cannot be raised);
 //! - `bytes_per_idle_connection`: how much instance B's resident memory
-//!   grows per idle joined socket, ten sockets to a session.
+//!   grows per idle joined socket, ten to a session (its tutor and nine
+//!   students).
 //!
 //! Run it with `cargo run --release -p server --bin chat-bench`. The clients
 //! run on the same two cores as the servers, so the figures include their
@@ -243,10 +245,15 @@ async fn open(addr: SocketAddr, session: &str, token: &str) -> BenchResult<Socke
     socket
         .send(Message::text(serde_json::to_string(&join)?))
         .await?;
-    // Joined, then history.
-    for _ in 0..2 {
-        socket.next().await.ok_or("closed during join")??;
+    // Joined, then history; anything else is a refusal.
+    let first = socket.next().await.ok_or("closed during join")??;
+    if !first
+        .to_text()
+        .is_ok_and(|t| t.contains("\"type\":\"joined\""))
+    {
+        return Err(format!("the join was refused: {first}").into());
     }
+    socket.next().await.ok_or("closed during join")??;
     Ok(socket)
 }
 
@@ -263,18 +270,29 @@ async fn latency(
     a: &Instance,
     b: &Instance,
 ) -> BenchResult<Vec<(&'static str, f64)>> {
+    // Everyone is a participant of their own, as in a class: one person
+    // may hold only a few connections.
     let session = engine.create_session("bench", "Tutor").await?;
-    let (_, student_token) = engine
-        .admit(&session.session_id, &session.invite, "Student")
-        .await?;
+    let mut students = Vec::with_capacity(RECEIVERS + SENDERS);
+    for n in 0..RECEIVERS + SENDERS {
+        let (_, token) = engine
+            .admit(
+                &session.session_id,
+                &session.invite,
+                &format!("Student {n}"),
+            )
+            .await?;
+        students.push(token);
+    }
+    let (receiving, sending) = students.split_at(RECEIVERS);
     let expected = (RATE_PER_S * SEND_SECONDS) as usize;
     let start = Instant::now();
 
     // 100 receivers on B, each counting the messages it got and their lag.
     let samples = Arc::new(Mutex::new(Vec::with_capacity(expected * RECEIVERS)));
     let mut receivers = Vec::new();
-    for _ in 0..RECEIVERS {
-        let mut socket = open(b.addr, &session.session_id, &student_token).await?;
+    for token in receiving {
+        let mut socket = open(b.addr, &session.session_id, token).await?;
         let samples = samples.clone();
         receivers.push(tokio::spawn(async move {
             let mut mine = Vec::with_capacity(expected);
@@ -299,8 +317,8 @@ async fn latency(
     // clocks are a millisecond apart, so together they send one message
     // every millisecond rather than ten at once.
     let mut sinks = Vec::new();
-    for _ in 0..SENDERS {
-        let socket = open(a.addr, &session.session_id, &session.tutor_token).await?;
+    for token in sending {
+        let socket = open(a.addr, &session.session_id, token).await?;
         let (sink, mut stream) = socket.split();
         tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
         sinks.push(sink);
@@ -479,14 +497,18 @@ async fn idle(engine: &ChatEngine, b: &Instance, limit: u64) -> BenchResult<(usi
         );
     }
 
+    // Each session has its tutor and nine students, each on one socket.
     let mut targets = Vec::with_capacity(count);
     while targets.len() < count {
         let created = engine.create_session("idle", "Tutor").await?;
-        let left = (count - targets.len()).min(IDLE_PER_SESSION);
-        targets.extend(std::iter::repeat_n(
-            (created.session_id, created.tutor_token),
-            left,
-        ));
+        let session = created.session_id;
+        targets.push((session.clone(), created.tutor_token));
+        for n in 1..IDLE_PER_SESSION.min(count - targets.len() + 1) {
+            let (_, token) = engine
+                .admit(&session, &created.invite, &format!("Student {n}"))
+                .await?;
+            targets.push((session.clone(), token));
+        }
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss_bytes(b.child.id())?;
