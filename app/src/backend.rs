@@ -95,8 +95,9 @@ pub trait QueueDashboard: Send + Sync {
         &self,
         action: crate::admin::types::AdminAction,
     ) -> Result<crate::admin::types::ActionOutcome, AppError>;
-    /// Counts now, then every change, from the instance's shared feed.
-    async fn live(&self) -> Result<LiveStream, AppError>;
+    /// Counts now, then every change, from the instance's shared feed,
+    /// until the sign-in of the request with `headers` runs out.
+    async fn live(&self, headers: &http::HeaderMap) -> Result<LiveStream, AppError>;
 }
 
 /// The dashboard's live updates.

@@ -11,6 +11,7 @@
 //! - [`queue`]: the Redis job queue: jobs, workers, events, admin operations.
 //! - [`reports`]: session reports, written by a queue handler from the
 //!   chat's transcript with a language model.
+//! - [`bucket`]: the token bucket that rate limits are made of.
 //! - [`startup`]: wiring and the serve loop; [`shutdown`]: the signal.
 //! - [`testkit`]: real Redis servers for tests and benchmarks.
 
@@ -20,6 +21,7 @@
 #![recursion_limit = "256"]
 
 pub mod admin;
+pub mod bucket;
 pub mod chat;
 pub mod config;
 pub mod http;

@@ -4,11 +4,14 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use app::api::AppError;
 
 use futures::StreamExt;
 use serde_json::{json, Value};
 use server::{
+    admin::auth::{AdminAuth, SESSION_TTL},
     queue::EnqueueOptions,
     redis_client::{self, RedisUrl},
     testkit::RedisServer,
@@ -175,6 +178,34 @@ async fn a_wrong_admin_token_is_refused_and_sets_no_cookie() {
     assert!(response.headers().get("set-cookie").is_none());
     let body = response.text().await.unwrap();
     assert!(!body.contains(TOKEN));
+}
+
+#[tokio::test]
+async fn after_a_burst_of_wrong_tokens_every_sign_in_waits_its_turn() {
+    let redis = RedisServer::start();
+    let app = production(&redis).await;
+    let attempt = |token: &'static str| {
+        let request = app
+            .http
+            .post(app.url("/api/admin/login"))
+            .json(&json!({ "token": token }));
+        async move {
+            let response = request.send().await.expect("the server answers");
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap_or_default())
+        }
+    };
+
+    // The right token does not use up the allowance of wrong ones.
+    assert_eq!(attempt(TOKEN).await.0, 200);
+    for _ in 0..5 {
+        assert_eq!(attempt("a-wrong-guess-of-the-token").await.0, 403);
+    }
+    let (status, body) = attempt("a-wrong-guess-of-the-token").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("try again in"), "{body}");
+    // Not even the right token is compared now, so a guesser learns nothing.
+    assert_eq!(attempt(TOKEN).await.0, 429);
 }
 
 #[tokio::test]
@@ -446,6 +477,55 @@ async fn the_live_stream_sends_the_counts_then_each_new_job() {
         .expect("the new job is pushed");
     assert_eq!(added["change"]["id"], "report-live-test");
     assert_eq!(added["change"]["state"], "delayed");
+}
+
+#[tokio::test]
+async fn a_signed_in_live_stream_ends_when_its_sign_in_does() {
+    let redis = RedisServer::start();
+    let app = production(&redis).await;
+    // A sign-in made as if long ago, so that it has two seconds left.
+    let config = server::config::Config::from_vars(
+        &[
+            ("REDIS_URL", redis.url()),
+            ("APP_ENV", "production".into()),
+            ("ADMIN_TOKEN", TOKEN.into()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect(),
+    )
+    .unwrap();
+    let auth = AdminAuth::new(config.production, config.admin_token.as_ref());
+    let signed_at = SystemTime::now() - SESSION_TTL + Duration::from_secs(2);
+    let set_cookie = auth.login(TOKEN, signed_at).expect("the token signs in");
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+
+    let response = app
+        .http
+        .post(app.url("/api/admin/live"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut pending = String::new();
+    read_until(&mut body, &mut pending, |line| line["type"] == "counts").await;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = body.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived the sign-in");
+
+    // Opening it again is refused, as a server function's own error.
+    let (status, text) = call(&app, "/api/admin/live", empty(), &[("cookie", &cookie)]).await;
+    assert_eq!(status, 403);
+    let error: AppError = serde_json::from_str(&text).expect("a server function error");
+    assert!(matches!(error, AppError::Forbidden(_)), "{error:?}");
 }
 
 /// Reads lines from a live stream until one satisfies `done`.

@@ -93,6 +93,43 @@ async fn resume_after_a_dropped_connection_loses_and_duplicates_nothing() {
 }
 
 #[tokio::test]
+async fn a_resume_past_the_kept_history_is_told_of_the_gap() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn(
+        &redis.url(),
+        &[
+            ("CHAT_MESSAGES_PER_SECOND", "1000"),
+            ("CHAT_HISTORY_LEN", "10"),
+        ],
+    )
+    .await;
+    let s = session(&app).await;
+    let (mut tutor, _) = Client::join(app.addr, &s.id, &s.tutor_token, None).await;
+    let first = tutor.post("c0", "the first").await;
+    // Far past the bound, so trimming (approximate, a node of the stream at
+    // a time) has certainly dropped the first message.
+    let mut last = first.clone();
+    for n in 1..400 {
+        last = tutor.post(&format!("c{n}"), &format!("message {n}")).await;
+    }
+
+    let (_, replayed, gap) =
+        Client::join_noting_gap(app.addr, &s.id, &s.student_token, Some(&first)).await;
+    assert!(gap, "a resume from a trimmed id must be told");
+    assert!(
+        !replayed.is_empty() && replayed.len() < 399,
+        "{}",
+        replayed.len()
+    );
+    assert_eq!(replayed.last().map(|m| m.id.as_str()), Some(last.as_str()));
+
+    let (_, replayed, gap) =
+        Client::join_noting_gap(app.addr, &s.id, &s.student_token, Some(&replayed[0].id)).await;
+    assert!(!gap, "the resume point is still stored");
+    assert_eq!(replayed.last().map(|m| m.id.as_str()), Some(last.as_str()));
+}
+
+#[tokio::test]
 async fn a_socket_without_a_valid_token_is_refused_and_closed() {
     let redis = RedisServer::start();
     let app = TestApp::spawn(&redis.url(), &[]).await;
@@ -396,7 +433,9 @@ async fn a_client_too_slow_to_keep_up_is_resynchronised_from_the_stream() {
     while seen.len() < total {
         let texts: Vec<String> = match student.next().await {
             ServerFrame::Message { message } => vec![message.text],
-            ServerFrame::History { messages, resumed } => {
+            ServerFrame::History {
+                messages, resumed, ..
+            } => {
                 resynchronised |= resumed;
                 messages.into_iter().map(|m| m.text).collect()
             }

@@ -125,16 +125,14 @@ pub async fn queue_action(action: AdminAction) -> Result<ActionOutcome, AppError
 /// [`LiveUpdate`](crate::admin::types::LiveUpdate) per line. Every open page
 /// shares the instance's one subscription to the queue's events.
 ///
-/// Access is checked when the feed opens, not while it runs: a page left
-/// open past the end of its sign-in (12 hours) keeps receiving updates until
-/// it is closed or reloaded, though every read and action it asks for is
-/// refused by then.
+/// A feed opened with a sign-in ends when the sign-in does; the page's next
+/// attempt to open one is then refused.
 #[server(prefix = "/api/admin", endpoint = "live", output = StreamingText)]
 pub async fn queue_live() -> Result<TextStream<AppError>, AppError> {
     use futures::StreamExt;
 
     let backend = super::with_status(dashboard())?;
-    let updates = super::with_status(backend.live().await)?;
+    let updates = super::with_status(backend.live(&request_headers()).await)?;
     Ok(TextStream::new(updates.map(|update| {
         serde_json::to_string(&update)
             .map(|line| line + "\n")

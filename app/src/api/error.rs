@@ -20,6 +20,9 @@ pub enum AppError {
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// Asked too often; the message says when to try again.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// A backend (Redis, most often) could not answer; trying again later may
     /// work. The detail is in the server log.
     #[error("{0}")]
@@ -47,6 +50,7 @@ impl AppError {
             AppError::BadRequest(_) => 400,
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
+            AppError::TooManyRequests(_) => 429,
             AppError::Unavailable(_) => 503,
             AppError::Transport(_) => 500,
         }

@@ -16,6 +16,11 @@ use super::{
     state::{is_after, ChatState, Connection, Pending},
 };
 
+/// Shown when the server no longer stores every message since the last one
+/// this page saw.
+const GAP_NOTICE: &str = "Some messages sent while you were away are no longer stored, \
+     so the chat above may be missing a few.";
+
 /// What the page asks the client to do.
 pub enum Command {
     /// Send the pending message with this client id.
@@ -182,7 +187,12 @@ impl Link<'_> {
                                 }
                             }
                         }
-                        ServerFrame::History { messages, .. } => self.merge(messages),
+                        ServerFrame::History { messages, gap, .. } => {
+                            if gap {
+                                self.state.notice.set(Some(GAP_NOTICE.into()));
+                            }
+                            self.merge(messages)
+                        }
                         ServerFrame::Message { message } => self.merge(vec![message]),
                         ServerFrame::Ack { client_id, .. } => {
                             self.state.pending.update(|p| p.retain(|m| m.client_id != client_id));

@@ -116,6 +116,11 @@ pub enum ServerFrame {
     History {
         messages: Vec<ChatMessage>,
         resumed: bool,
+        /// On a resume: the last message the client saw is no longer
+        /// stored (the session keeps a bounded history), so messages
+        /// between it and these may be missing.
+        #[serde(default)]
+        gap: bool,
     },
     /// A message, live.
     Message {

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use app::admin::types::Access;
+use app::{admin::types::Access, api::AppError};
 use axum::{
     extract::{Request, State},
     http::{header, HeaderMap, Method, StatusCode},
@@ -30,6 +30,11 @@ use crate::config::AdminToken;
 pub const COOKIE: &str = "queue_admin";
 /// How long a sign-in lasts.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Wrong admin tokens an instance answers in a burst, and then a minute.
+/// Past that every sign-in waits, the right token too: letting it through
+/// would let a guesser tell a hit from a miss.
+pub const WRONG_TOKENS_BURST: u32 = 5;
+pub const WRONG_TOKENS_PER_MINUTE: f64 = 5.0;
 /// Where the dashboard's server functions live; the guard covers all of it.
 pub const API_PREFIX: &str = "/api/admin/";
 
@@ -74,13 +79,21 @@ impl AdminAuth {
             AdminAuth::Open => Access::Open,
             AdminAuth::Off => Access::Off,
             AdminAuth::Token { key, .. } => {
-                let valid = session_cookie(headers).is_some_and(|value| verify(key, value, now));
-                if valid {
+                if session_end(key, headers, now).is_some() {
                     Access::SignedIn
                 } else {
                     Access::SignInRequired
                 }
             }
+        }
+    }
+
+    /// When the sign-in the request with `headers` carries runs out; `None`
+    /// when no sign-in is needed, or the request has none that is valid.
+    pub fn session_end(&self, headers: &HeaderMap, now: SystemTime) -> Option<SystemTime> {
+        match self {
+            AdminAuth::Token { key, .. } => session_end(key, headers, now),
+            AdminAuth::Open | AdminAuth::Off => None,
         }
     }
 
@@ -120,17 +133,14 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
-/// Whether `value` is `<expiry>.<hmac>` signed with `key` and not expired.
-fn verify(key: &[u8; 32], value: &str, now: SystemTime) -> bool {
-    let Some((expires, mac)) = value.split_once('.') else {
-        return false;
-    };
-    let Ok(expires) = expires.parse::<u64>() else {
-        return false;
-    };
+/// When the session of the request's cookie ends, if the cookie is
+/// `<expiry>.<hmac>` signed with `key` and not expired.
+fn session_end(key: &[u8; 32], headers: &HeaderMap, now: SystemTime) -> Option<SystemTime> {
+    let (expires, mac) = session_cookie(headers)?.split_once('.')?;
+    let expires = expires.parse::<u64>().ok()?;
     let expected = hex(&sign(key, expires));
     let matches = bool::from(expected.as_bytes().ct_eq(mac.as_bytes()));
-    matches && expires > unix_secs(now)
+    (matches && expires > unix_secs(now)).then(|| UNIX_EPOCH + Duration::from_secs(expires))
 }
 
 /// The signature of a session that ends at `expires`.
@@ -205,30 +215,35 @@ pub async fn guard(State(auth): State<AdminAuth>, request: Request, next: Next) 
     }
     if !same_origin(request.method(), request.headers()) {
         tracing::warn!(path, "cross-site request to the queue dashboard refused");
-        return (
-            StatusCode::FORBIDDEN,
-            "cross-site requests to the queue dashboard are refused",
-        )
-            .into_response();
+        return refusal(AppError::Forbidden(
+            "Cross-site requests to the queue dashboard are refused.".into(),
+        ));
     }
     let open_to_all = matches!(&path[API_PREFIX.len()..], "access" | "login" | "logout");
     if !open_to_all {
         match auth.access(request.headers(), SystemTime::now()) {
             Access::Open | Access::SignedIn => {}
             Access::SignInRequired => {
-                return (
-                    StatusCode::FORBIDDEN,
-                    "sign in to the queue dashboard first",
-                )
-                    .into_response()
+                return refusal(AppError::Forbidden(
+                    "Sign in to the queue dashboard first.".into(),
+                ))
             }
             Access::Off => {
-                return (StatusCode::NOT_FOUND, "the queue dashboard is switched off")
-                    .into_response()
+                return refusal(AppError::NotFound(
+                    "The queue dashboard is switched off on this server.".into(),
+                ))
             }
         }
     }
     next.run(request).await
+}
+
+/// A refusal as the server functions give theirs, so that the page reads
+/// it as the same error a function would have returned.
+fn refusal(error: AppError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::FORBIDDEN);
+    let body = serde_json::to_string(&error).expect("an error always serialises");
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 #[cfg(test)]
@@ -258,7 +273,8 @@ mod tests {
     #[test]
     fn a_signed_in_cookie_gives_access_until_it_expires() {
         let auth = auth();
-        let now = SystemTime::now();
+        // On a whole second, as the cookie's expiry is.
+        let now = UNIX_EPOCH + Duration::from_secs(unix_secs(SystemTime::now()));
         let cookie = auth
             .login("correct horse battery staple", now)
             .expect("the token is accepted");
@@ -268,6 +284,12 @@ mod tests {
                 && cookie.contains("SameSite=Strict")
         );
         assert_eq!(auth.access(&with_cookie(&cookie), now), Access::SignedIn);
+        assert_eq!(
+            auth.session_end(&with_cookie(&cookie), now)
+                .and_then(|end| end.duration_since(now).ok())
+                .map(|left| left.as_secs()),
+            Some(SESSION_TTL.as_secs())
+        );
         let later = now + SESSION_TTL + Duration::from_secs(1);
         assert_eq!(
             auth.access(&with_cookie(&cookie), later),

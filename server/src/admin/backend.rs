@@ -1,6 +1,6 @@
 //! The dashboard's server functions, served by the queue's admin operations.
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use app::{
     admin::types::{Access, ActionOutcome, AdminAction, JobDetail, JobList, Overview, QueueState},
@@ -9,6 +9,7 @@ use app::{
     words::plural,
 };
 use async_trait::async_trait;
+use futures::StreamExt;
 
 use super::{
     auth,
@@ -62,12 +63,34 @@ impl QueueDashboard for Dashboard {
     }
 
     fn login(&self, token: &str) -> Result<String, AppError> {
+        let throttled = matches!(self.auth, auth::AdminAuth::Token { .. });
+        if throttled {
+            // Taken before the token is compared, so attempts racing each
+            // other cannot all slip past an empty bucket.
+            let mut sign_ins = self.sign_ins.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(wait) = sign_ins.take(Instant::now()) {
+                tracing::warn!(
+                    "a sign-in to the queue dashboard was refused: too many wrong tokens"
+                );
+                return Err(AppError::TooManyRequests(format!(
+                    "Too many wrong admin tokens were tried; try again in {} s.",
+                    wait.as_secs_f64().ceil().max(1.0)
+                )));
+            }
+        }
         match self.auth.login(token, SystemTime::now()) {
             Some(cookie) => {
+                if throttled {
+                    // Only wrong tokens count.
+                    self.sign_ins
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .give_back();
+                }
                 tracing::info!("an admin signed in to the queue dashboard");
                 Ok(cookie)
             }
-            None if matches!(self.auth, auth::AdminAuth::Token { .. }) => {
+            None if throttled => {
                 tracing::warn!("a sign-in to the queue dashboard with a wrong token was refused");
                 Err(AppError::Forbidden("That is not the admin token.".into()))
             }
@@ -193,8 +216,16 @@ impl QueueDashboard for Dashboard {
         Ok(ActionOutcome { message })
     }
 
-    async fn live(&self) -> Result<LiveStream, AppError> {
-        Ok(Box::pin(self.live.subscribe().await.map_err(app_error)?))
+    async fn live(&self, headers: &axum::http::HeaderMap) -> Result<LiveStream, AppError> {
+        let updates = self.live.subscribe().await.map_err(app_error)?;
+        let now = SystemTime::now();
+        Ok(match self.auth.session_end(headers, now) {
+            Some(end) => {
+                let left = end.duration_since(now).unwrap_or_default();
+                Box::pin(updates.take_until(tokio::time::sleep(left)))
+            }
+            None => Box::pin(updates),
+        })
     }
 }
 

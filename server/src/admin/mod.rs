@@ -10,9 +10,13 @@ mod backend;
 mod convert;
 pub mod live;
 
-use std::net::SocketAddr;
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
 
-use crate::{config::Config, queue::Queue, reports::ReportStore};
+use crate::{bucket::Bucket, config::Config, queue::Queue, reports::ReportStore};
 use auth::AdminAuth;
 use live::LiveFeed;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +28,9 @@ pub struct Dashboard {
     /// Model tokens spent today, for the overview.
     pub(crate) reports: ReportStore,
     pub auth: AdminAuth,
+    /// Wrong admin tokens this instance still lets be tried, so that a
+    /// short token cannot be guessed at the speed of the network.
+    pub(crate) sign_ins: Arc<Mutex<Bucket>>,
     pub(crate) live: LiveFeed,
     /// Redis commands a day the queue's own count is compared with.
     pub(crate) daily_budget: u64,
@@ -41,6 +48,11 @@ impl Dashboard {
             queue,
             reports,
             auth: AdminAuth::new(!config.open_admin(), config.admin_token.as_ref()),
+            sign_ins: Arc::new(Mutex::new(Bucket::new(
+                auth::WRONG_TOKENS_BURST,
+                auth::WRONG_TOKENS_PER_MINUTE / 60.0,
+                Instant::now(),
+            ))),
             daily_budget: config.redis_daily_budget,
         }
     }

@@ -283,7 +283,16 @@ impl RoomTask {
                 return false;
             }
         };
-        for message in missed {
+        if missed.gap && last.is_some() {
+            // Trimmed past what this room last passed on: its sockets are
+            // told that some messages may be missing to them.
+            self.event(&ServerFrame::History {
+                messages: Vec::new(),
+                resumed: true,
+                gap: true,
+            });
+        }
+        for message in missed.messages {
             if let Ok(id) = message.id.parse() {
                 self.forward(id, message, last);
             }

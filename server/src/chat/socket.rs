@@ -18,7 +18,7 @@ use axum::{
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{field::Empty, Instrument};
 
-use super::{limits, relay::StreamId, rooms::Membership, ChatEngine, ChatError};
+use super::{limits, relay::StreamId, rooms::Membership, store::Missed, ChatEngine, ChatError};
 use crate::chat::limits::RateLimit;
 
 /// How long a new connection has to send its `join`.
@@ -185,19 +185,8 @@ impl Connection {
             .await?;
 
         let after = after.and_then(|id| id.parse::<StreamId>().ok());
-        let history = match after {
-            Some(after) => engine
-                .store()
-                .after(&session, after)
-                .await
-                .map(|m| (m, true)),
-            None => engine
-                .store()
-                .recent(&session, JOIN_HISTORY)
-                .await
-                .map(|m| (m, false)),
-        };
-        let (messages, resumed) = match history {
+        let history = engine.store().since(&session, after, JOIN_HISTORY).await;
+        let Missed { messages, gap } = match history {
             Ok(history) => history,
             Err(err) => {
                 // Counted as present since `enter`; not for a refused join.
@@ -219,7 +208,12 @@ impl Connection {
         self.engine
             .metrics_handle()
             .messages_out(messages.len() as u64);
-        self.send(&ServerFrame::History { messages, resumed }).await;
+        self.send(&ServerFrame::History {
+            messages,
+            resumed: after.is_some(),
+            gap,
+        })
+        .await;
 
         let rate = RateLimit::new(engine.settings().messages_per_second, Instant::now());
         Ok(Joined {
@@ -347,16 +341,16 @@ impl Connection {
     async fn resync(&mut self, joined: &mut Joined) -> bool {
         let engine = self.engine.clone();
         let session = joined.session.as_str();
-        let missed = match joined.last {
-            Some(last) => engine.store().after(session, last).await,
-            None => engine.store().recent(session, JOIN_HISTORY).await,
-        };
-        let (messages, online, info) = match (
+        let missed = engine
+            .store()
+            .since(session, joined.last, JOIN_HISTORY)
+            .await;
+        let (messages, gap, online, info) = match (
             missed,
             engine.presence().online(session).await,
             engine.sessions().info(session).await,
         ) {
-            (Ok(messages), Ok(online), Ok(info)) => (messages, online, info),
+            (Ok(Missed { messages, gap }), Ok(online), Ok(info)) => (messages, gap, online, info),
             _ => return false,
         };
         if let Some(last) = messages.last().and_then(|m| m.id.parse().ok()) {
@@ -366,6 +360,7 @@ impl Connection {
         self.send(&ServerFrame::History {
             messages,
             resumed: true,
+            gap,
         })
         .await;
         self.send(&ServerFrame::Presence { online }).await;

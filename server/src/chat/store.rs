@@ -51,6 +51,16 @@ pub struct Posted {
     pub duplicate: bool,
 }
 
+/// What a reader that saw up to some message has missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missed {
+    /// The stored messages after the one it saw, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// The message it saw has been trimmed from the stream, so messages
+    /// between it and the first of `messages` may be lost to it.
+    pub gap: bool,
+}
+
 /// Messages of every session, in Redis.
 #[derive(Clone)]
 pub struct Store {
@@ -121,25 +131,48 @@ impl Store {
     }
 
     /// Every stored message after `after`, oldest first: what a client that
-    /// saw `after` has missed.
-    pub async fn after(
-        &self,
-        session: &str,
-        after: StreamId,
-    ) -> Result<Vec<ChatMessage>, ChatError> {
-        // Nothing comes after the largest id, and Redis refuses it as an
-        // exclusive start.
-        if after.ms == u64::MAX && after.seq == u64::MAX {
-            return Ok(Vec::new());
-        }
+    /// saw `after` has missed, and whether some of it is no longer stored.
+    ///
+    /// The range starts at `after` itself, so the same one command tells
+    /// whether the stream still holds it: once trimming has passed it, what
+    /// came between is gone, and the reader is told instead of shown a
+    /// history that silently skips.
+    pub async fn after(&self, session: &str, after: StreamId) -> Result<Missed, ChatError> {
         let mut conn = self.redis.clone();
         let reply: StreamRangeReply = redis::cmd("XRANGE")
             .arg(keys::stream(session))
-            .arg(format!("({after}"))
+            .arg(after.to_string())
             .arg("+")
             .query_async(&mut conn)
             .await?;
-        Ok(decode(reply))
+        let mut messages = decode(reply);
+        let still_stored = messages.first().is_some_and(|m| m.id == after.to_string());
+        if still_stored {
+            messages.remove(0);
+        }
+        Ok(Missed {
+            // An empty range means nothing is stored after `after`: nothing
+            // was missed, whatever became of `after` itself.
+            gap: !still_stored && !messages.is_empty(),
+            messages,
+        })
+    }
+
+    /// What a reader that saw up to `after` has missed, or, for a reader
+    /// that saw nothing yet, the latest `recent` messages.
+    pub async fn since(
+        &self,
+        session: &str,
+        after: Option<StreamId>,
+        recent: usize,
+    ) -> Result<Missed, ChatError> {
+        match after {
+            Some(after) => self.after(session, after).await,
+            None => Ok(Missed {
+                messages: self.recent(session, recent).await?,
+                gap: false,
+            }),
+        }
     }
 
     /// The id of the newest message, if there is one.

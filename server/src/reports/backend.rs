@@ -12,7 +12,8 @@ impl From<ReportError> for AppError {
     fn from(err: ReportError) -> Self {
         let message = err.to_string();
         match err {
-            ReportError::BadRequest(_) | ReportError::TooSoon(_) => AppError::BadRequest(message),
+            ReportError::BadRequest(_) => AppError::BadRequest(message),
+            ReportError::TooSoon(_) => AppError::TooManyRequests(message),
             ReportError::UnknownSession | ReportError::NoReport => AppError::NotFound(message),
             ReportError::MissingToken | ReportError::Forbidden => AppError::Forbidden(message),
             ReportError::Unavailable => AppError::Unavailable(message),

@@ -90,6 +90,18 @@ impl Client {
         token: &str,
         after: Option<&str>,
     ) -> (Client, Vec<app::chat::protocol::ChatMessage>) {
+        let (client, messages, _) = Client::join_noting_gap(addr, session, token, after).await;
+        (client, messages)
+    }
+
+    /// Like [`Client::join`], with whether the server said the history has
+    /// a gap.
+    pub async fn join_noting_gap(
+        addr: std::net::SocketAddr,
+        session: &str,
+        token: &str,
+        after: Option<&str>,
+    ) -> (Client, Vec<app::chat::protocol::ChatMessage>, bool) {
         let mut client = Client::connect(addr).await;
         client
             .send(&ClientFrame::Join {
@@ -104,7 +116,7 @@ impl Client {
             other => panic!("expected joined, got {other:?}"),
         }
         match client.next().await {
-            ServerFrame::History { messages, .. } => (client, messages),
+            ServerFrame::History { messages, gap, .. } => (client, messages, gap),
             other => panic!("expected history, got {other:?}"),
         }
     }
