@@ -362,6 +362,45 @@ async fn without_an_api_key_the_report_is_built_from_the_analytics_and_says_so()
 }
 
 #[tokio::test]
+async fn a_report_of_a_session_longer_than_its_kept_history_says_how_much_it_missed() {
+    let redis = RedisServer::start();
+    let app = app(
+        &redis,
+        None,
+        &[
+            ("CHAT_HISTORY_LEN", "10"),
+            ("CHAT_MESSAGES_PER_SECOND", "1000"),
+        ],
+    )
+    .await;
+    let session = lesson(&app).await;
+    let (mut tutor, _) =
+        chat_support::Client::join(app.addr, &session.id, &session.tutor_token, None).await;
+    // Far past the bound: the stream trims a node (100 entries) at a time.
+    for n in 0..300 {
+        tutor.post(&format!("more{n}"), "And another thing.").await;
+    }
+
+    post(&app, &session.id, &session.tutor_token, "").await;
+    assert_eq!(
+        finished(&app, &session.id, &session.tutor_token).await["status"],
+        "completed"
+    );
+    let (_, body) = get(&app, &session.id, Some(&session.tutor_token), "").await;
+    let analytics = &body["report"]["analytics"];
+    let kept = analytics["messages"].as_u64().unwrap();
+    assert!((10..304).contains(&kept), "{analytics}");
+    assert_eq!(analytics["earlierNotKept"].as_u64(), Some(304 - kept));
+
+    // A session within its bound misses nothing.
+    let short = lesson(&app).await;
+    post(&app, &short.id, &short.tutor_token, "").await;
+    finished(&app, &short.id, &short.tutor_token).await;
+    let (_, body) = get(&app, &short.id, Some(&short.tutor_token), "").await;
+    assert_eq!(body["report"]["analytics"]["earlierNotKept"], 0);
+}
+
+#[tokio::test]
 async fn the_three_endpoints_answer_with_exact_json_including_errors() {
     let redis = RedisServer::start();
     let model = FakeModel::start().await;

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use super::{Report, ReportStatus};
 use crate::api::{load_report, ReportView};
+use crate::words::counted;
 
 /// The panel for one session, as the holder of `token` sees it.
 #[component]
@@ -171,11 +172,22 @@ fn ReportView(report: Report) -> impl IntoView {
         v.map(|s| format!("{s:.0} s"))
             .unwrap_or_else(|| "no answers".into())
     };
+    let partial = (a.earlier_not_kept > 0).then(|| {
+        let kept = counted(u64::from(a.messages), "message");
+        let dropped = a.earlier_not_kept;
+        let were = if dropped == 1 { "one is" } else { "ones are" };
+        view! {
+            <p class="muted" data-testid="report-partial">
+                {format!("Written from the latest {kept}: {dropped} earlier {were} no longer stored.")}
+            </p>
+        }
+    });
     let list = |items: Vec<String>| view! { <ul>{items.into_iter().map(|i| view! { <li>{i}</li> }).collect_view()}</ul> };
 
     view! {
         <article class="report" data-testid="report">
             <p class="muted" data-testid="report-origin">{written_by} " · version " {report.version}</p>
+            {partial}
             <section class="summary">
                 <h3>"Summary"</h3>
                 <p data-testid="report-summary">{n.summary}</p>

@@ -38,6 +38,11 @@ pub struct SessionAnalytics {
     /// it never answered.
     pub tutor_response_median_secs: Option<f64>,
     pub student_response_median_secs: Option<f64>,
+    /// Messages posted before the oldest one the session still stores (it
+    /// keeps a bounded history): the figures and the narrative leave them
+    /// out.
+    #[serde(default)]
+    pub earlier_not_kept: u64,
 }
 
 /// What one participant contributed.

@@ -41,6 +41,9 @@ struct Record {
 pub struct SessionInfo {
     pub title: String,
     pub ended: bool,
+    /// Messages ever posted, the trimmed ones included (0 for a session
+    /// that began before this was counted).
+    pub posted: u64,
 }
 
 /// Session records in Redis.
@@ -178,12 +181,14 @@ impl Sessions {
     /// The title and state of `session`.
     pub async fn info(&self, session: &str) -> Result<SessionInfo, ChatError> {
         let mut conn = self.redis.clone();
-        let (title, ended): (Option<String>, Option<String>) =
-            conn.hmget(keys::meta(session), &["title", "ended"]).await?;
+        let (title, ended, posted): (Option<String>, Option<String>, Option<u64>) = conn
+            .hmget(keys::meta(session), &["title", "ended", "posted"])
+            .await?;
         let title = title.ok_or(ChatError::NotFound)?;
         Ok(SessionInfo {
             title,
             ended: ended.as_deref() == Some("1"),
+            posted: posted.unwrap_or(0),
         })
     }
 

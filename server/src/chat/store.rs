@@ -19,7 +19,9 @@ use super::{
 };
 use crate::redis_client::Redis;
 
-/// Appends, remembers the client id, and publishes, atomically.
+/// Appends, counts, remembers the client id, and publishes, atomically. The
+/// count of messages ever posted outlives the stream's trimming, so a report
+/// can tell how much of the session it no longer sees.
 ///
 /// KEYS: stream, sent-marker, meta (all of one session, one hash slot).
 /// ARGV: channel, max length, marker lifetime (s), author id, name, role,
@@ -32,6 +34,7 @@ if seen then return {'dup', seen} end
 if redis.call('HGET', KEYS[3], 'ended') == '1' then return {'ended', ''} end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
   'p', ARGV[4], 'n', ARGV[5], 'r', ARGV[6], 't', ARGV[7], 'c', ARGV[8])
+redis.call('HINCRBY', KEYS[3], 'posted', 1)
 redis.call('SET', KEYS[2], id, 'EX', ARGV[3])
 redis.call('PUBLISH', ARGV[1], 'm' .. id .. '\n' .. ARGV[9])
 return {'new', id}

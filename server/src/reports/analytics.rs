@@ -21,8 +21,9 @@ pub struct TranscriptLine {
     pub at_ms: u64,
 }
 
-/// Computes the analytics of a transcript in time order.
-pub fn analyse(lines: &[TranscriptLine]) -> SessionAnalytics {
+/// Computes the analytics of a transcript in time order: what the session
+/// still stores of it, out of the `posted` messages it ever had.
+pub fn analyse(lines: &[TranscriptLine], posted: u64) -> SessionAnalytics {
     let mut order: Vec<&str> = Vec::new();
     let mut stats: HashMap<&str, ParticipantStats> = HashMap::new();
     for line in lines {
@@ -77,6 +78,7 @@ pub fn analyse(lines: &[TranscriptLine]) -> SessionAnalytics {
         tutor_response_median_secs: median_response(lines, Role::Tutor),
         student_response_median_secs: median_response(lines, Role::Student),
         participants,
+        earlier_not_kept: posted.saturating_sub(lines.len() as u64),
     }
 }
 
@@ -153,7 +155,7 @@ mod tests {
             line("t", Role::Tutor, "Right. Is 1 prime?? And 2?", 20),
             line("s", Role::Student, "No", 50),
         ];
-        let a = analyse(&lines);
+        let a = analyse(&lines, lines.len() as u64);
         assert_eq!(a.messages, 4);
         assert_eq!(a.duration_secs, 50);
         let tutor = &a.participants[0];
@@ -181,7 +183,7 @@ mod tests {
             line("t", Role::Tutor, "d", 24),
             line("s", Role::Student, "e", 30),
         ];
-        let a = analyse(&lines);
+        let a = analyse(&lines, lines.len() as u64);
         // The student answered after 20 s and 6 s; the tutor after 4 s.
         assert_eq!(a.student_response_median_secs, Some(13.0));
         assert_eq!(a.tutor_response_median_secs, Some(4.0));
@@ -189,7 +191,7 @@ mod tests {
 
     #[test]
     fn an_empty_transcript_gives_zeroes_and_no_medians() {
-        let a = analyse(&[]);
+        let a = analyse(&[], 0);
         assert_eq!(a, SessionAnalytics::default());
     }
 }

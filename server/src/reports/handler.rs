@@ -90,7 +90,10 @@ impl ReportHandler {
         };
         let _ = job.progress(15, steps::TRANSCRIPT_LOADED).await;
 
-        let analytics = analytics::analyse(&lines);
+        // The count was read before the transcript, so messages arriving in
+        // between can only shrink what is said to be missing, never claim a
+        // loss that is not there.
+        let analytics = analytics::analyse(&lines, info.posted);
         let _ = job.progress(25, steps::ANALYTICS_DONE).await;
 
         let (narrative, model, usage) = match &self.model {
