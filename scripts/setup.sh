@@ -3,8 +3,10 @@
 # whatever is already there. Called by dev.sh ("app") and test.sh ("test").
 #
 #   app:  the wasm target, the wasm-bindgen CLI at the version Cargo.lock
-#         pins, cargo-leptos, redis-server
-#   test: all of the above, plus Debian's Chromium and the Playwright package
+#         pins, cargo-leptos, redis-server and redis-cli
+#   test: all of the above, plus rustfmt and clippy, the openssl command (the
+#         TLS tests make their certificates with it), npm, Debian's Chromium
+#         and the Playwright package
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -57,12 +59,24 @@ if ! cargo leptos --version >/dev/null 2>&1; then
   rm -rf "$build"
 fi
 
-if ! command -v redis-server >/dev/null 2>&1; then
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
   say "installing redis-server"
   apt_install redis-server redis-tools
 fi
 
 if [ "$what" = test ]; then
+  for component in rustfmt clippy; do
+    if ! rustup component list --installed | grep -q "^$component"; then
+      say "adding the $component component"
+      rustup component add "$component"
+    fi
+  done
+  for tool in openssl npm; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      say "installing $tool"
+      apt_install "$tool"
+    fi
+  done
   if [ ! -x /usr/bin/chromium ]; then
     say "installing Debian's chromium"
     apt_install chromium

@@ -7,7 +7,7 @@
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
 use crate::{
-    queue::{QueueOptions, RateLimit},
+    queue::{is_name, QueueOptions, RateLimit},
     redis_client::RedisUrl,
     reports::model::ModelSettings,
     telemetry::LogFormat,
@@ -233,7 +233,7 @@ impl Config {
         let site_root = PathBuf::from(get("LEPTOS_SITE_ROOT").unwrap_or("target/site"));
 
         let instance_id = match get("INSTANCE_ID") {
-            Some(id) if is_valid_instance_id(id) => id.to_string(),
+            Some(id) if is_name(id) => id.to_string(),
             Some(_) => {
                 return Err(ConfigError::Invalid(
                     "INSTANCE_ID",
@@ -446,19 +446,12 @@ fn chat_settings<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<ChatSetti
     })
 }
 
-fn is_valid_instance_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 /// The host name and process id: unique among live instances, and readable.
 fn default_instance_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_string())
-        .filter(|h| is_valid_instance_id(h))
+        .filter(|h| is_name(h))
         .unwrap_or_else(|| "instance".to_string());
     format!("{host}-{}", std::process::id())
 }

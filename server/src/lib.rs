@@ -11,7 +11,8 @@
 //! - [`queue`]: the Redis job queue: jobs, workers, events, admin operations.
 //! - [`reports`]: session reports, written by a queue handler from the
 //!   chat's transcript with a language model.
-//! - [`bucket`]: the token bucket that rate limits are made of.
+//! - [`bucket`]: the token bucket that rate limits are made of; [`clock`]:
+//!   the wall clock in milliseconds.
 //! - [`startup`]: wiring and the serve loop; [`shutdown`]: the signal.
 //! - [`testkit`]: real Redis servers for tests and benchmarks.
 
@@ -23,6 +24,7 @@
 pub mod admin;
 pub mod bucket;
 pub mod chat;
+pub mod clock;
 pub mod config;
 pub mod http;
 pub mod metrics;

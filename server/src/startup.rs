@@ -12,7 +12,7 @@ use crate::{
     admin::Dashboard,
     chat::ChatEngine,
     config::Config,
-    http::{self, AppState, MetricsAccess},
+    http::{self, AppState},
     queue::{Queue, QueueError, Worker},
     redis_client,
     reports::{model::ModelClient, ReportHandler, ReportStore, Reports},
@@ -120,7 +120,7 @@ impl Application {
             };
             let handler = ReportHandler {
                 chat: chat.clone(),
-                store,
+                store: store.clone(),
                 model,
             };
             Some(Worker::spawn(queue.clone(), handler, shutdown.clone()).await)
@@ -128,17 +128,12 @@ impl Application {
             None
         };
 
-        let dashboard = Dashboard::new(
-            &config,
-            queue.clone(),
-            ReportStore::new(redis.clone()),
-            shutdown.clone(),
-        );
+        let dashboard = Dashboard::new(&config, queue.clone(), store.clone(), shutdown.clone());
         let state = AppState {
             dashboard: dashboard.clone(),
             role: config.role,
             queue,
-            reports: Some(reports),
+            reports,
             leptos_options,
             redis: redis.clone(),
             subscriber,
@@ -149,11 +144,6 @@ impl Application {
                 open: config.open_admin(),
             }),
             worker: worker.as_ref().map(Worker::metrics),
-            metrics_access: if config.open_admin() {
-                MetricsAccess::Open
-            } else {
-                MetricsAccess::AdminOnly(config.admin_token.as_ref().map(|t| t.expose().into()))
-            },
         };
 
         let listener = TcpListener::bind(config.listen_addr)

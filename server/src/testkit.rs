@@ -85,11 +85,6 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Its data folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Stops it at once, as a crash would (SIGKILL): nothing is saved.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

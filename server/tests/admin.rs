@@ -64,26 +64,6 @@ fn jobs_form() -> Body {
     ])
 }
 
-/// Signs in and returns the `name=value` pair to send as a cookie.
-async fn sign_in(app: &TestApp) -> String {
-    let response = app
-        .http
-        .post(app.url("/api/admin/login"))
-        .json(&json!({ "token": TOKEN }))
-        .send()
-        .await
-        .expect("the server answers");
-    assert_eq!(response.status(), 200);
-    let set_cookie = response
-        .headers()
-        .get("set-cookie")
-        .expect("a session cookie is set")
-        .to_str()
-        .unwrap()
-        .to_string();
-    set_cookie.split(';').next().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn in_production_every_read_and_action_is_refused_without_the_session_cookie() {
     let redis = RedisServer::start();
@@ -184,16 +164,13 @@ async fn a_wrong_admin_token_is_refused_and_sets_no_cookie() {
 async fn after_a_burst_of_wrong_tokens_every_sign_in_waits_its_turn() {
     let redis = RedisServer::start();
     let app = production(&redis).await;
-    let attempt = |token: &'static str| {
-        let request = app
-            .http
-            .post(app.url("/api/admin/login"))
-            .json(&json!({ "token": token }));
-        async move {
-            let response = request.send().await.expect("the server answers");
-            let status = response.status().as_u16();
-            (status, response.text().await.unwrap_or_default())
-        }
+    let attempt = |token: &str| {
+        call(
+            &app,
+            "/api/admin/login",
+            Body::Json(json!({ "token": token })),
+            &[],
+        )
     };
 
     // The right token does not use up the allowance of wrong ones.
@@ -212,7 +189,7 @@ async fn after_a_burst_of_wrong_tokens_every_sign_in_waits_its_turn() {
 async fn actions_from_another_origin_are_refused_even_with_the_session_cookie() {
     let redis = RedisServer::start();
     let app = production(&redis).await;
-    let cookie = sign_in(&app).await;
+    let cookie = app.sign_in(TOKEN).await;
     let pause = || Body::Json(json!({ "action": { "action": "pause" } }));
 
     let (status, _) = call(
@@ -274,8 +251,7 @@ async fn an_instance_listening_beyond_loopback_never_opens_the_dashboard_to_all(
     assert_eq!((status, body.as_str()), (200, "\"off\""));
     let (status, _) = call(&bare, "/api/admin/overview", empty(), &[]).await;
     assert_eq!(status, 404);
-    let metrics = bare.http.get(bare.url("/metrics")).send().await.unwrap();
-    assert_eq!(metrics.status(), 401);
+    assert_eq!(bare.status("/metrics").await, 401);
 
     let with_token = TestApp::spawn(
         &redis.url(),
@@ -303,15 +279,7 @@ async fn in_production_without_an_admin_token_the_dashboard_is_off() {
     )
     .await;
     assert_eq!(status, 400);
-    let page = app
-        .http
-        .get(app.url("/admin/queues"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.text("/admin/queues").await;
     assert!(page.contains("switched off"), "{page}");
 }
 
@@ -319,28 +287,12 @@ async fn in_production_without_an_admin_token_the_dashboard_is_off() {
 async fn the_page_shows_a_sign_in_form_in_production_and_a_banner_in_development() {
     let redis = RedisServer::start();
     let prod = production(&redis).await;
-    let page = prod
-        .http
-        .get(prod.url("/admin/queues"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = prod.text("/admin/queues").await;
     assert!(page.contains("data-testid=\"sign-in\""), "{page}");
     assert!(!page.contains("dev-banner"));
 
     let dev = TestApp::spawn(&redis.url(), &[]).await;
-    let page = dev
-        .http
-        .get(dev.url("/admin/queues"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = dev.text("/admin/queues").await;
     assert!(page.contains("data-testid=\"dev-banner\""), "{page}");
     assert!(!page.contains("data-testid=\"sign-in\""));
 }
@@ -437,44 +389,32 @@ async fn the_live_stream_sends_the_counts_then_each_new_job() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
-    let mut lines = Vec::<Value>::new();
     let mut pending = String::new();
 
+    let first = read_until(&mut body, &mut pending, "a first update", |_| true).await;
+    assert_eq!(first["type"], "counts", "the counts come first");
     let queue = support::report_queue(&redis.url());
     let delayed = EnqueueOptions {
         id: Some("report-live-test".into()),
         delay: Some(Duration::from_secs(600)),
         ..Default::default()
     };
-    let mut enqueued = false;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !lines
-        .iter()
-        .any(|l| l["type"] == "counts" && l["counts"]["delayed"] == 1)
-    {
-        let chunk = tokio::time::timeout_at(deadline, body.next())
-            .await
-            .expect("updates arrive in time")
-            .expect("the stream stays open")
-            .unwrap();
-        pending.push_str(std::str::from_utf8(&chunk).unwrap());
-        while let Some(end) = pending.find('\n') {
-            let line: String = pending.drain(..=end).collect();
-            lines.push(serde_json::from_str(line.trim()).unwrap());
-        }
-        if !enqueued {
-            assert_eq!(lines[0]["type"], "counts", "the counts come first");
-            queue
-                .enqueue_with(&json!({ "session_id": "live" }), delayed.clone())
-                .await
-                .unwrap();
-            enqueued = true;
-        }
-    }
-    let added = lines
-        .iter()
-        .find(|l| l["type"] == "job" && l["change"]["kind"] == "added")
-        .expect("the new job is pushed");
+    queue
+        .enqueue_with(&json!({ "session_id": "live" }), delayed)
+        .await
+        .unwrap();
+    // The job's own change is passed on at once; the counts follow it.
+    let added = read_until(&mut body, &mut pending, "the new job is pushed", |l| {
+        l["type"] == "job" && l["change"]["kind"] == "added"
+    })
+    .await;
+    read_until(
+        &mut body,
+        &mut pending,
+        "counts with the delayed job",
+        |l| l["type"] == "counts" && l["counts"]["delayed"] == 1,
+    )
+    .await;
     assert_eq!(added["change"]["id"], "report-live-test");
     assert_eq!(added["change"]["state"], "delayed");
 }
@@ -510,7 +450,10 @@ async fn a_signed_in_live_stream_ends_when_its_sign_in_does() {
     assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
     let mut pending = String::new();
-    read_until(&mut body, &mut pending, |line| line["type"] == "counts").await;
+    read_until(&mut body, &mut pending, "the counts", |line| {
+        line["type"] == "counts"
+    })
+    .await;
     let ended = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(chunk) = body.next().await {
             if chunk.is_err() {
@@ -528,23 +471,26 @@ async fn a_signed_in_live_stream_ends_when_its_sign_in_does() {
     assert!(matches!(error, AppError::Forbidden(_)), "{error:?}");
 }
 
-/// Reads lines from a live stream until one satisfies `done`.
+/// Reads lines from a live stream until one satisfies `done`, and returns
+/// that one; `what` names it if it does not come in time.
 async fn read_until(
     body: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
     pending: &mut String,
+    what: &str,
     done: impl Fn(&Value) -> bool,
-) {
+) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         while let Some(end) = pending.find('\n') {
             let line: String = pending.drain(..=end).collect();
-            if done(&serde_json::from_str(line.trim()).unwrap()) {
-                return;
+            let update = serde_json::from_str(line.trim()).unwrap();
+            if done(&update) {
+                return update;
             }
         }
         let chunk = tokio::time::timeout_at(deadline, body.next())
             .await
-            .expect("updates arrive in time")
+            .unwrap_or_else(|_| panic!("updates arrive in time: {what}"))
             .expect("the stream stays open")
             .unwrap();
         pending.push_str(std::str::from_utf8(&chunk).unwrap());
@@ -588,7 +534,10 @@ async fn open_pages_share_one_feed_instead_of_each_reading_redis() {
             .unwrap();
         let mut body = response.bytes_stream();
         let mut pending = String::new();
-        read_until(&mut body, &mut pending, |l| l["type"] == "counts").await;
+        read_until(&mut body, &mut pending, "the counts", |l| {
+            l["type"] == "counts"
+        })
+        .await;
         pages.push((body, pending));
     }
 
@@ -606,7 +555,7 @@ async fn open_pages_share_one_feed_instead_of_each_reading_redis() {
             .unwrap();
     }
     for (body, pending) in &mut pages {
-        read_until(body, pending, |l| {
+        read_until(body, pending, "the counts of every job", |l| {
             l["type"] == "counts" && l["counts"]["delayed"] == JOBS
         })
         .await;

@@ -94,28 +94,11 @@ async fn the_connection_survives_a_redis_restart_and_readiness_follows_it() {
     let mut redis = RedisServer::start_with(&["--appendonly", "yes"]);
     let app = TestApp::spawn(&redis.url(), &[]).await;
     assert_eq!(round_trip(&app, "before").await.status(), 200);
-    assert_eq!(
-        app.http
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status("/readyz").await, 200);
 
     redis.kill();
-    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
-    assert_eq!(ready.status(), 503);
-    assert_eq!(
-        app.http
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status("/readyz").await, 503);
+    assert_eq!(app.status("/healthz").await, 200);
 
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -134,15 +117,7 @@ async fn the_connection_survives_a_redis_restart_and_readiness_follows_it() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(
-        app.http
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status("/readyz").await, 200);
 }
 
 /// Runs the server binary with `vars` until it has logged for a moment, and

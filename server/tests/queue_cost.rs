@@ -6,7 +6,7 @@ mod queue_support;
 
 use std::time::Duration;
 
-use queue_support::{finished, until, Harness};
+use queue_support::{finished, processed_commands, until, Harness};
 use serde_json::{json, Value};
 use server::queue::{from_fn, JobContext, JobState, Outcome};
 
@@ -40,17 +40,10 @@ async fn an_idle_instance_sends_no_command_after_start_up() {
 
     let sent = queue.commands_sent();
     let mut raw = h.raw().await;
-    let info = || redis::cmd("INFO").arg("stats").clone();
-    let processed = |text: String| -> u64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix("total_commands_processed:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap()
-    };
-    let before = processed(info().query_async(&mut raw).await.unwrap());
+    let before = processed_commands(&mut raw).await;
     // The measurement window itself: nothing happens in it, by design.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = processed(info().query_async(&mut raw).await.unwrap());
+    let after = processed_commands(&mut raw).await;
 
     assert_eq!(
         queue.commands_sent(),

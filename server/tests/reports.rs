@@ -6,9 +6,12 @@ mod chat_support;
 mod model_support;
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app::{api::FollowReport, reports::ReportStatus};
+use chat_support::{
+    ask_report as post, finished_report as finished, get_report as get, lesson, report_url,
+};
 use leptos::server_fn::ServerFn;
 use model_support::{Answer, FakeModel};
 use serde_json::{json, Value};
@@ -17,10 +20,7 @@ use server::{
     reports::{narrative, store, ReportStore},
     testkit::RedisServer,
 };
-use support::TestApp;
-
-/// How long a test waits for a report before failing.
-const PATIENCE: Duration = Duration::from_secs(20);
+use support::{TestApp, PATIENCE};
 
 /// An instance whose reports go to `model` (or to no model when `None`),
 /// with quick retries unless `extra` says otherwise.
@@ -34,69 +34,6 @@ async fn app(redis: &RedisServer, model: Option<&FakeModel>, extra: &[(&str, &st
     vars.extend_from_slice(extra);
     // `vars` borrows `base`, which lives until the app is built.
     TestApp::spawn(&redis.url(), &vars).await
-}
-
-/// A session with a short lesson in it.
-async fn lesson(app: &TestApp) -> chat_support::Session {
-    let session = chat_support::session(app).await;
-    let (mut tutor, _) =
-        chat_support::Client::join(app.addr, &session.id, &session.tutor_token, None).await;
-    let (mut student, _) =
-        chat_support::Client::join(app.addr, &session.id, &session.student_token, None).await;
-    tutor
-        .post("t1", "What is three quarters plus one quarter?")
-        .await;
-    student.post("s1", "Is it one whole?").await;
-    tutor.post("t2", "Yes. Why?").await;
-    student.post("s2", "Because four quarters make one").await;
-    session
-}
-
-fn api(app: &TestApp, session: &str, tail: &str) -> String {
-    app.url(&format!("/api/reports/session/{session}{tail}"))
-}
-
-async fn post(app: &TestApp, session: &str, token: &str, query: &str) -> (u16, Value) {
-    let response = app
-        .http
-        .post(api(app, session, query))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("the server answers");
-    (
-        response.status().as_u16(),
-        response.json().await.expect("a JSON body"),
-    )
-}
-
-async fn get(app: &TestApp, session: &str, token: Option<&str>, tail: &str) -> (u16, Value) {
-    let mut request = app.http.get(api(app, session, tail));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("the server answers");
-    (
-        response.status().as_u16(),
-        response.json().await.expect("a JSON body"),
-    )
-}
-
-/// Waits until the report job of `session` is finished; returns its status.
-async fn finished(app: &TestApp, session: &str, token: &str) -> Value {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let (code, body) = get(app, session, Some(token), "/status").await;
-        assert_eq!(code, 200, "{body}");
-        if body["status"] == "completed" || body["status"] == "failed" {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the report did not finish: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -523,7 +460,7 @@ async fn a_new_report_right_after_the_last_is_refused_until_the_wait_is_over() {
 
     let response = app
         .http
-        .post(api(&app, id, "?regenerate=true"))
+        .post(report_url(&app, id, "?regenerate=true"))
         .bearer_auth(token)
         .send()
         .await

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::api::{
     admin::{queue_action, queue_job, queue_jobs, queue_live, queue_overview},
-    AppError,
+    lines, AppError,
 };
 
 /// Jobs per page of the lists.
@@ -212,18 +212,13 @@ impl Board {
                         self.live.set(LiveState::Live);
                         delay_ms = 500;
                         let mut stream = stream.into_inner();
-                        // Lines may arrive split, or several to a chunk.
                         let mut pending = String::new();
                         while let Some(Ok(chunk)) = stream.next().await {
                             if self.gone() {
                                 return;
                             }
-                            pending.push_str(&chunk);
-                            while let Some(end) = pending.find('\n') {
-                                let line: String = pending.drain(..=end).collect();
-                                if let Ok(update) = serde_json::from_str(line.trim()) {
-                                    self.apply(update);
-                                }
+                            for update in lines::take(&mut pending, &chunk) {
+                                self.apply(update);
                             }
                         }
                     }

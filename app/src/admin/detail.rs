@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::{
     board::Board,
     clock,
-    types::{AdminAction, JobDetail, QueueState, Step},
+    types::{JobDetail, Step},
 };
 
 #[component]
@@ -26,16 +26,7 @@ fn Detail(detail: JobDetail) -> impl IntoView {
     let board = expect_context::<Board>();
     let row = detail.row.clone();
     let attempts = attempts_of(&detail);
-    let id = row.id.clone();
-    let mut actions = Vec::new();
-    match row.state {
-        QueueState::Failed => actions.push(("Retry", AdminAction::Retry { id: id.clone() })),
-        QueueState::Delayed => actions.push(("Promote", AdminAction::Promote { id: id.clone() })),
-        _ => {}
-    }
-    if row.state != QueueState::Active {
-        actions.push(("Remove", AdminAction::Remove { id: id.clone() }));
-    }
+    let actions = row.actions();
     view! {
         <section class="card detail-pane" data-testid="job-detail" data-state=row.state.as_str() aria-labelledby="detail-title">
             <div class="row spread">
@@ -104,24 +95,23 @@ pub fn attempts_of(detail: &JobDetail) -> Vec<(u32, Option<u64>, Option<String>,
     let mut out: Vec<(u32, Option<u64>, Option<String>, String)> = Vec::new();
     for step in &detail.timeline {
         let Some(n) = step.attempt else { continue };
-        match step.kind.as_str() {
-            "started" => out.push((n, Some(step.at), step.instance.clone(), "running".into())),
-            "failed" | "stalled" | "completed" | "handed_back" => {
-                let end = match step.kind.as_str() {
-                    "failed" => format!("failed: {}", step.error.clone().unwrap_or_default()),
-                    "stalled" => "lost its lease".into(),
-                    "handed_back" => "handed back at shutdown".into(),
-                    _ => format!(
-                        "completed with {}",
-                        detail.result.clone().unwrap_or_else(|| "no result".into())
-                    ),
-                };
-                match out.iter_mut().rev().find(|a| a.0 == n) {
-                    Some(attempt) => attempt.3 = end,
-                    None => out.push((n, None, step.instance.clone(), end)),
-                }
+        let end = match step.kind.as_str() {
+            "started" => {
+                out.push((n, Some(step.at), step.instance.clone(), "running".into()));
+                continue;
             }
-            _ => {}
+            "failed" => format!("failed: {}", step.error.clone().unwrap_or_default()),
+            "stalled" => "lost its lease".into(),
+            "handed_back" => "handed back at shutdown".into(),
+            "completed" => format!(
+                "completed with {}",
+                detail.result.clone().unwrap_or_else(|| "no result".into())
+            ),
+            _ => continue,
+        };
+        match out.iter_mut().rev().find(|a| a.0 == n) {
+            Some(attempt) => attempt.3 = end,
+            None => out.push((n, None, step.instance.clone(), end)),
         }
     }
     out

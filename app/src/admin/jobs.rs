@@ -112,7 +112,7 @@ fn JobItem(row: JobRow) -> impl IntoView {
         let id = id.clone();
         move |_| board.open(id.clone())
     };
-    let actions = job_actions(&row);
+    let actions = row.actions();
     view! {
         <li class="job" data-testid="job" data-job=row.id.clone() data-state=row.state.as_str()>
             <div class="row spread">
@@ -143,19 +143,4 @@ fn JobItem(row: JobRow) -> impl IntoView {
         </li>
     }
     .into_any()
-}
-
-/// What can be done to one job in its state.
-fn job_actions(row: &JobRow) -> Vec<(&'static str, AdminAction)> {
-    let id = row.id.clone();
-    let mut actions = Vec::new();
-    match row.state {
-        QueueState::Failed => actions.push(("Retry", AdminAction::Retry { id: id.clone() })),
-        QueueState::Delayed => actions.push(("Promote", AdminAction::Promote { id: id.clone() })),
-        _ => {}
-    }
-    if row.state != QueueState::Active {
-        actions.push(("Remove", AdminAction::Remove { id }));
-    }
-    actions
 }

@@ -24,6 +24,21 @@ impl Access {
     pub fn allows_use(self) -> bool {
         matches!(self, Access::Open | Access::SignedIn)
     }
+
+    /// The error a request without the use of the dashboard gets; `None`
+    /// when it may use it.
+    pub fn refusal(self) -> Option<crate::api::AppError> {
+        use crate::api::AppError;
+        match self {
+            Access::Open | Access::SignedIn => None,
+            Access::SignInRequired => Some(AppError::Forbidden(
+                "Sign in to the queue dashboard first.".into(),
+            )),
+            Access::Off => Some(AppError::NotFound(
+                "The queue dashboard is switched off on this server.".into(),
+            )),
+        }
+    }
 }
 
 /// A job's state, as the dashboard names it.
@@ -55,11 +70,6 @@ impl QueueState {
             QueueState::Completed => "completed",
             QueueState::Failed => "failed",
         }
-    }
-
-    /// The state named `name`, as links and forms carry it.
-    pub fn parse(name: &str) -> Option<QueueState> {
-        QueueState::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
     pub fn is_finished(self) -> bool {
@@ -172,6 +182,23 @@ impl JobRow {
         } else {
             self.progress
         }
+    }
+
+    /// What can be done to the job in its state, with the button's label.
+    pub fn actions(&self) -> Vec<(&'static str, AdminAction)> {
+        let id = self.id.clone();
+        let mut actions = Vec::new();
+        match self.state {
+            QueueState::Failed => actions.push(("Retry", AdminAction::Retry { id: id.clone() })),
+            QueueState::Delayed => {
+                actions.push(("Promote", AdminAction::Promote { id: id.clone() }))
+            }
+            _ => {}
+        }
+        if self.state != QueueState::Active {
+            actions.push(("Remove", AdminAction::Remove { id }));
+        }
+        actions
     }
 }
 

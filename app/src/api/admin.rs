@@ -24,14 +24,9 @@ pub const MAX_FILTER_CHARS: usize = 100;
 #[cfg(feature = "ssr")]
 fn dashboard() -> Result<std::sync::Arc<dyn crate::backend::QueueDashboard>, AppError> {
     let backend = crate::backend::get::<dyn crate::backend::QueueDashboard>()?;
-    match backend.access(&request_headers()) {
-        Access::Open | Access::SignedIn => Ok(backend),
-        Access::SignInRequired => Err(AppError::Forbidden(
-            "Sign in to the queue dashboard first.".into(),
-        )),
-        Access::Off => Err(AppError::NotFound(
-            "The queue dashboard is switched off on this server.".into(),
-        )),
+    match backend.access(&request_headers()).refusal() {
+        None => Ok(backend),
+        Some(refused) => Err(refused),
     }
 }
 
@@ -129,13 +124,7 @@ pub async fn queue_action(action: AdminAction) -> Result<ActionOutcome, AppError
 /// attempt to open one is then refused.
 #[server(prefix = "/api/admin", endpoint = "live", output = StreamingText)]
 pub async fn queue_live() -> Result<TextStream<AppError>, AppError> {
-    use futures::StreamExt;
-
     let backend = super::with_status(dashboard())?;
     let updates = super::with_status(backend.live(&request_headers()).await)?;
-    Ok(TextStream::new(updates.map(|update| {
-        serde_json::to_string(&update)
-            .map(|line| line + "\n")
-            .map_err(|err| AppError::Transport(err.to_string()))
-    })))
+    Ok(super::lines::encode(updates))
 }

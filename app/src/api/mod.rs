@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod error;
+pub mod lines;
 mod reports;
 mod sessions;
 mod system_check;

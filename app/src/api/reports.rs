@@ -42,13 +42,7 @@ pub async fn follow_report(
     session: String,
     token: String,
 ) -> Result<TextStream<AppError>, AppError> {
-    use futures::StreamExt;
-
     let backend = crate::backend::get::<dyn crate::backend::Reports>()?;
     let updates = super::with_status(backend.follow(&session, &token).await)?;
-    Ok(TextStream::new(updates.map(|status| {
-        serde_json::to_string(&status)
-            .map(|line| line + "\n")
-            .map_err(|err| AppError::Transport(err.to_string()))
-    })))
+    Ok(super::lines::encode(updates))
 }

@@ -155,7 +155,6 @@ impl Link<'_> {
             return Outcome::Retry;
         }
 
-        let mut joined = false;
         let mut ticks: u32 = 0;
         let mut last_heard = js_sys::Date::now();
         let mut ticker = IntervalStream::new(1000);
@@ -173,15 +172,15 @@ impl Link<'_> {
                     let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };
                     match frame {
                         ServerFrame::Joined { ended, max_message_bytes, .. } => {
-                            joined = true;
                             self.joined_at = Some(js_sys::Date::now());
                             self.state.connection.set(Connection::Online);
                             self.state.ended.set(ended);
                             if max_message_bytes > 0 {
                                 self.state.max_message_bytes.set(Some(max_message_bytes));
                             }
-                            for pending in self.state.pending.get_untracked() {
-                                let frame = ClientFrame::Send { client_id: pending.client_id, text: pending.text };
+                            let resent: Vec<ClientFrame> =
+                                self.state.pending.with_untracked(|p| p.iter().map(Pending::frame).collect());
+                            for frame in resent {
                                 if sink.send(encode(&frame)).await.is_err() {
                                     return Outcome::Retry;
                                 }
@@ -194,9 +193,7 @@ impl Link<'_> {
                             self.merge(messages)
                         }
                         ServerFrame::Message { message } => self.merge(vec![message]),
-                        ServerFrame::Ack { client_id, .. } => {
-                            self.state.pending.update(|p| p.retain(|m| m.client_id != client_id));
-                        }
+                        ServerFrame::Ack { client_id, .. } => self.state.settle(&client_id),
                         ServerFrame::Presence { online } => self.state.online.set(online),
                         ServerFrame::Typing { participant } if participant.id != self.you => {
                             self.show_typing(participant.name);
@@ -205,7 +202,7 @@ impl Link<'_> {
                         ServerFrame::Ended => self.state.ended.set(true),
                         ServerFrame::Error { code, message, client_id } => {
                             match (code, client_id) {
-                                (ErrorCode::Unauthorized | ErrorCode::NotFound, _) if !joined => {
+                                (ErrorCode::Unauthorized | ErrorCode::NotFound, _) if self.joined_at.is_none() => {
                                     self.state.connection.set(Connection::Refused(message));
                                     return Outcome::Stop;
                                 }
@@ -219,7 +216,7 @@ impl Link<'_> {
                                     self.state.ended.set(true);
                                 }
                                 (_, Some(id)) => {
-                                    self.state.pending.update(|p| p.retain(|m| m.client_id != id));
+                                    self.state.settle(&id);
                                     self.state.notice.set(Some(message));
                                 }
                                 (_, None) => self.state.notice.set(Some(message)),
@@ -230,19 +227,16 @@ impl Link<'_> {
                 command = inbox.next().fuse() => {
                     let frame = match command {
                         None => return Outcome::Stop,
-                        Some(Command::Send(client_id)) => {
-                            let pending = self.state.pending.get_untracked();
-                            match pending.into_iter().find(|p| p.client_id == client_id) {
-                                Some(Pending { client_id, text }) => ClientFrame::Send { client_id, text },
-                                None => continue,
-                            }
-                        }
+                        Some(Command::Send(client_id)) => match self.state.pending_frame(&client_id) {
+                            Some(frame) => frame,
+                            None => continue,
+                        },
                         Some(Command::Typing) => ClientFrame::Typing,
                         Some(Command::EndSession) => ClientFrame::EndSession,
                     };
                     // Before the join is accepted, a message waits: the join
                     // resends everything pending.
-                    if joined && sink.send(encode(&frame)).await.is_err() {
+                    if self.joined_at.is_some() && sink.send(encode(&frame)).await.is_err() {
                         return Outcome::Retry;
                     }
                 }
@@ -255,12 +249,7 @@ impl Link<'_> {
                     if ticks.is_multiple_of(PING_EVERY_TICKS) {
                         frames.push(ClientFrame::Ping { nonce: ticks.into() });
                     }
-                    let pending = self.state.pending.get_untracked();
-                    for id in deferred.drain(..) {
-                        if let Some(p) = pending.iter().find(|p| p.client_id == id) {
-                            frames.push(ClientFrame::Send { client_id: p.client_id.clone(), text: p.text.clone() });
-                        }
-                    }
+                    frames.extend(deferred.drain(..).filter_map(|id| self.state.pending_frame(&id)));
                     for frame in frames {
                         if sink.send(encode(&frame)).await.is_err() {
                             return Outcome::Retry;

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::protocol::{ChatMessage, Participant};
+use super::protocol::{ChatMessage, ClientFrame, Participant};
 
 /// Where the connection stands, as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,16 @@ pub struct Pending {
     pub text: String,
 }
 
+impl Pending {
+    /// The frame that sends it.
+    pub fn frame(&self) -> ClientFrame {
+        ClientFrame::Send {
+            client_id: self.client_id.clone(),
+            text: self.text.clone(),
+        }
+    }
+}
+
 /// The chat's signals; `Copy`, so closures take it freely.
 #[derive(Clone, Copy)]
 pub struct ChatState {
@@ -74,6 +84,24 @@ impl ChatState {
             ended: RwSignal::new(ended),
             max_message_bytes: RwSignal::new(None),
         }
+    }
+
+    /// The frame that sends the pending message `client_id`, if it is still
+    /// pending.
+    pub fn pending_frame(&self, client_id: &str) -> Option<ClientFrame> {
+        self.pending.with_untracked(|pending| {
+            pending
+                .iter()
+                .find(|p| p.client_id == client_id)
+                .map(Pending::frame)
+        })
+    }
+
+    /// Forgets the pending message `client_id`: it was stored, or refused
+    /// for good.
+    pub fn settle(&self, client_id: &str) {
+        self.pending
+            .update(|pending| pending.retain(|p| p.client_id != client_id));
     }
 }
 

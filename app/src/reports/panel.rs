@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use super::{Report, ReportStatus};
-use crate::api::{load_report, ReportView};
+use crate::api::{lines, load_report, ReportView};
 use crate::words::counted;
 
 /// The panel for one session, as the holder of `token` sees it.
@@ -113,18 +113,14 @@ fn follow(
             Err(err) => return error.set(Some(err.to_string())),
         };
         let mut updates = updates.into_inner();
-        // Lines may arrive split or several to a chunk.
         let mut pending = String::new();
         while let Some(chunk) = updates.next().await {
-            match chunk {
-                Ok(text) => pending.push_str(&text),
+            let text = match chunk {
+                Ok(text) => text,
                 Err(err) => return error.set(Some(err.to_string())),
-            }
-            while let Some(end) = pending.find('\n') {
-                let line: String = pending.drain(..=end).collect();
-                if let Ok(update) = serde_json::from_str::<ReportStatus>(line.trim()) {
-                    status.set(Some(update));
-                }
+            };
+            for update in lines::take::<ReportStatus>(&mut pending, &text) {
+                status.set(Some(update));
             }
         }
         if status

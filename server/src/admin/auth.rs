@@ -24,7 +24,7 @@ use axum::{
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::AdminToken;
+use crate::{chat::tokens::hex, config::AdminToken};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "queue_admin";
@@ -97,14 +97,24 @@ impl AdminAuth {
         }
     }
 
+    /// Whether `shown` is the admin token; never outside token mode. The
+    /// digests are compared in constant time, so response times do not leak
+    /// how much of a guess was right.
+    pub fn is_token(&self, shown: &str) -> bool {
+        let AdminAuth::Token { token_digest, .. } = self else {
+            return false;
+        };
+        let shown: [u8; 32] = Sha256::digest(shown.as_bytes()).into();
+        bool::from(shown.ct_eq(token_digest))
+    }
+
     /// Checks `token`; the `Set-Cookie` value of a new session when it is
     /// the admin token, `None` otherwise (and always outside token mode).
     pub fn login(&self, token: &str, now: SystemTime) -> Option<String> {
-        let AdminAuth::Token { token_digest, key } = self else {
+        let AdminAuth::Token { key, .. } = self else {
             return None;
         };
-        let shown: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if !bool::from(shown.ct_eq(token_digest)) {
+        if !self.is_token(token) {
             return None;
         }
         let expires = unix_secs(now) + SESSION_TTL.as_secs();
@@ -167,10 +177,6 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         .into()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unix_secs(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -221,18 +227,8 @@ pub async fn guard(State(auth): State<AdminAuth>, request: Request, next: Next) 
     }
     let open_to_all = matches!(&path[API_PREFIX.len()..], "access" | "login" | "logout");
     if !open_to_all {
-        match auth.access(request.headers(), SystemTime::now()) {
-            Access::Open | Access::SignedIn => {}
-            Access::SignInRequired => {
-                return refusal(AppError::Forbidden(
-                    "Sign in to the queue dashboard first.".into(),
-                ))
-            }
-            Access::Off => {
-                return refusal(AppError::NotFound(
-                    "The queue dashboard is switched off on this server.".into(),
-                ))
-            }
+        if let Some(refused) = auth.access(request.headers(), SystemTime::now()).refusal() {
+            return refusal(refused);
         }
     }
     next.run(request).await

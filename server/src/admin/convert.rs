@@ -80,22 +80,6 @@ pub fn detail_view(job: Job) -> JobDetail {
         instance: entry.instance,
         error: entry.error,
     }));
-    if job.summary.state == JobState::Failed {
-        // The final failure is recorded in the timeline by the queue; a job
-        // failed without one (stalled too often) still shows when it ended.
-        let ended = timeline
-            .iter()
-            .any(|s| s.kind == "failed" && Some(s.at) == job.summary.finished_at);
-        if let (false, Some(at)) = (ended, job.summary.finished_at) {
-            timeline.push(Step {
-                at,
-                kind: "failed".into(),
-                attempt: Some(job.summary.attempts),
-                instance: job.summary.instance.clone(),
-                error: job.summary.error.clone(),
-            });
-        }
-    }
     JobDetail {
         payload: pretty(&job.payload),
         result: job.result.as_ref().map(pretty),

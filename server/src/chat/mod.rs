@@ -14,8 +14,7 @@
 //!
 //! Other parts of the server use [`ChatEngine`]: reports check access with
 //! [`ChatEngine::check_token`] and read [`ChatEngine::transcript`];
-//! operations read [`ChatEngine::metrics`], [`ChatEngine::commands_sent`]
-//! and [`ChatEngine::is_live`].
+//! operations read [`ChatEngine::metrics`] and [`ChatEngine::commands_sent`].
 
 mod backend;
 mod error;
@@ -35,7 +34,7 @@ use std::sync::{
     Arc,
 };
 
-use app::chat::protocol::{ChatMessage, Participant, ServerFrame};
+use app::chat::protocol::{ChatMessage, Participant, Role, ServerFrame};
 use redis::AsyncCommands;
 use tokio_util::sync::CancellationToken;
 
@@ -67,11 +66,8 @@ struct Inner {
     /// Counts into `counter`, so the chat's share of the Redis bill shows.
     redis: Redis,
     counter: Arc<CommandCounter>,
-    sessions: Sessions,
-    store: Store,
-    presence: Presence,
+    sources: RoomSources,
     rooms: Rooms,
-    subscriber: Subscriber,
     metrics: Arc<ChatMetrics>,
     /// Cancelled on SIGTERM: every socket closes with "going away".
     shutdown: CancellationToken,
@@ -96,26 +92,23 @@ impl ChatEngine {
         let presence = Presence::new(redis.clone(), instance_id, settings.presence_ttl);
         let sessions = Sessions::new(redis.clone());
         let sources = RoomSources {
-            store: store.clone(),
+            store,
             presence: presence.clone(),
-            sessions: sessions.clone(),
+            sessions,
         };
         let rooms = Rooms::new(
-            subscriber.clone(),
+            subscriber,
             counter.clone(),
-            sources,
+            sources.clone(),
             metrics.clone(),
         );
-        tokio::spawn(presence.clone().run_heartbeat(shutdown.clone()));
+        tokio::spawn(presence.run_heartbeat(shutdown.clone()));
         let inner = Inner {
-            sessions,
             settings,
             redis,
             counter,
-            store,
-            presence,
+            sources,
             rooms,
-            subscriber,
             metrics,
             shutdown,
             next_connection: AtomicU64::new(1),
@@ -129,18 +122,18 @@ impl ChatEngine {
     /// `session`; [`ChatError::Unauthorized`] for anyone else. Reports use
     /// it so that exactly who may chat may ask for a report.
     pub async fn check_token(&self, session: &str, token: &str) -> Result<Participant, ChatError> {
-        self.inner.sessions.check(session, token).await
+        self.inner.sources.sessions.check(session, token).await
     }
 
     /// Whether `session` exists.
     pub async fn session_exists(&self, session: &str) -> Result<bool, ChatError> {
-        self.inner.sessions.exists(session).await
+        self.inner.sources.sessions.exists(session).await
     }
 
     /// The stored transcript of `session`, oldest first: author (id, name,
     /// role), text and time of each message. Read only.
     pub async fn transcript(&self, session: &str) -> Result<Vec<ChatMessage>, ChatError> {
-        self.inner.store.transcript(session).await
+        self.inner.sources.store.transcript(session).await
     }
 
     /// Creates a session; see [`Sessions::create`].
@@ -149,7 +142,7 @@ impl ChatEngine {
         title: &str,
         tutor_name: &str,
     ) -> Result<NewSession, ChatError> {
-        self.inner.sessions.create(title, tutor_name).await
+        self.inner.sources.sessions.create(title, tutor_name).await
     }
 
     /// Admits a student with the invite; returns them and their token.
@@ -159,23 +152,30 @@ impl ChatEngine {
         invite: &str,
         name: &str,
     ) -> Result<(Participant, String), ChatError> {
-        self.inner.sessions.admit(session, invite, name).await
+        self.inner
+            .sources
+            .sessions
+            .admit(session, invite, name)
+            .await
     }
 
     /// The title and state of `session`.
     pub async fn session_info(&self, session: &str) -> Result<SessionInfo, ChatError> {
-        self.inner.sessions.info(session).await
+        self.inner.sources.sessions.info(session).await
     }
 
     /// Who is online in `session` now, across every instance.
     pub async fn online(&self, session: &str) -> Result<Vec<Participant>, ChatError> {
-        self.inner.presence.online(session).await
+        self.inner.sources.presence.online(session).await
     }
 
-    /// Ends `session`: no more posts, and every client is told. The caller
-    /// has checked that a tutor asked.
-    pub async fn end(&self, session: &str) -> Result<(), ChatError> {
-        self.inner.sessions.mark_ended(session).await?;
+    /// Ends `session` when a tutor asks: no more posts, and every client is
+    /// told.
+    pub async fn end(&self, session: &str, by: &Participant) -> Result<(), ChatError> {
+        if by.role != Role::Tutor {
+            return Err(ChatError::Forbidden);
+        }
+        self.inner.sources.sessions.mark_ended(session).await?;
         self.publish(session, &ServerFrame::Ended).await
     }
 
@@ -198,12 +198,6 @@ impl ChatEngine {
         self.inner.counter.get()
     }
 
-    /// Whether the subscription that carries messages between instances is
-    /// up (for readiness).
-    pub fn is_live(&self) -> bool {
-        self.inner.subscriber.is_live()
-    }
-
     /// Sessions with a member on this instance.
     pub fn open_rooms(&self) -> usize {
         self.inner.rooms.open_rooms()
@@ -214,16 +208,20 @@ impl ChatEngine {
         &self.inner.settings
     }
 
+    fn sources(&self) -> &RoomSources {
+        &self.inner.sources
+    }
+
     fn sessions(&self) -> &Sessions {
-        &self.inner.sessions
+        &self.inner.sources.sessions
     }
 
     fn store(&self) -> &Store {
-        &self.inner.store
+        &self.inner.sources.store
     }
 
     fn presence(&self) -> &Presence {
-        &self.inner.presence
+        &self.inner.sources.presence
     }
 
     fn rooms(&self) -> &Rooms {

@@ -18,7 +18,8 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::{keys, sessions::now_ms, ChatError};
+use super::{keys, ChatError};
+use crate::clock::now_ms;
 use crate::redis_client::Redis;
 
 /// Drops expired members, checks the limits, adds one member. Returns 1 when

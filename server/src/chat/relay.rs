@@ -56,10 +56,14 @@ pub enum Relayed<'a> {
     Event(&'a str),
 }
 
+/// A frame as a socket receives it.
+pub fn frame_json(frame: &ServerFrame) -> String {
+    serde_json::to_string(frame).expect("a frame always serialises")
+}
+
 /// The payload of an event.
 pub fn event(frame: &ServerFrame) -> String {
-    let json = serde_json::to_string(frame).expect("a frame always serialises");
-    format!("e{json}")
+    format!("e{}", frame_json(frame))
 }
 
 /// Reads a payload; `None` for one this version does not understand.

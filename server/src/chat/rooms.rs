@@ -13,7 +13,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use app::chat::protocol::{ChatMessage, ServerFrame};
+use app::chat::protocol::{ChatMessage, Participant, ServerFrame};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
@@ -23,10 +23,14 @@ use super::{
     metrics::ChatMetrics,
     presence::Presence,
     relay::{self, Relayed, StreamId},
-    sessions::{now_ms, Sessions},
-    store::Store,
+    sessions::Sessions,
+    store::{Missed, Store},
+    ChatError,
 };
-use crate::redis_client::{CommandCounter, Subscriber};
+use crate::{
+    clock::now_ms,
+    redis_client::{CommandCounter, Subscriber},
+};
 
 /// How many frames a socket may fall behind its room before it is told it
 /// lagged and resynchronises from the stream. Every room allocates this many
@@ -44,14 +48,6 @@ pub struct Delivery {
     /// The message's stream id; `None` for events, which carry no order.
     pub id: Option<StreamId>,
     pub frame: Utf8Bytes,
-}
-
-/// The frame of a live message.
-pub fn message_frame(message: ChatMessage) -> Utf8Bytes {
-    let frame = ServerFrame::Message { message };
-    serde_json::to_string(&frame)
-        .expect("a frame always serialises")
-        .into()
 }
 
 struct Room {
@@ -75,6 +71,32 @@ pub struct RoomSources {
     pub store: Store,
     pub presence: Presence,
     pub sessions: Sessions,
+}
+
+/// What went by a reader that stopped following its room's channel: the
+/// messages, and the events that are not stored (who is online, whether the
+/// session ended).
+pub struct CatchUp {
+    pub missed: Missed,
+    pub online: Vec<Participant>,
+    pub ended: bool,
+}
+
+impl RoomSources {
+    /// What a reader that saw up to `after` has missed; a reader that saw
+    /// nothing yet gets the latest `recent` messages.
+    pub async fn catch_up(
+        &self,
+        session: &str,
+        after: Option<StreamId>,
+        recent: usize,
+    ) -> Result<CatchUp, ChatError> {
+        Ok(CatchUp {
+            missed: self.store.since(session, after, recent).await?,
+            online: self.presence.online(session).await?,
+            ended: self.sessions.info(session).await?.ended,
+        })
+    }
 }
 
 /// This instance's rooms.
@@ -225,7 +247,9 @@ impl RoomTask {
                     // only in the stream now.
                     behind = !self.catch_up(&mut last).await;
                 }
-                _ = tokio::time::sleep(CATCH_UP_RETRY), if behind => {
+                // Made only when polled, so a room that is not behind builds
+                // no timer per payload.
+                _ = async { tokio::time::sleep(CATCH_UP_RETRY).await }, if behind => {
                     behind = !self.catch_up(&mut last).await;
                 }
             }
@@ -240,12 +264,7 @@ impl RoomTask {
         match relay::parse(payload) {
             Some(Relayed::Message(..)) if behind => {}
             Some(Relayed::Message(id, message)) => self.forward(id, message, last),
-            Some(Relayed::Event(frame)) => {
-                let _ = self.sender.send(Arc::new(Delivery {
-                    id: None,
-                    frame: frame.to_string().into(),
-                }));
-            }
+            Some(Relayed::Event(frame)) => self.deliver(None, frame.to_string().into()),
             None => {
                 tracing::warn!(session = %self.session, "ignored a payload this version cannot read")
             }
@@ -258,10 +277,10 @@ impl RoomTask {
         }
         *last = Some(id);
         self.metrics.record_lag(now_ms().saturating_sub(id.ms));
-        let _ = self.sender.send(Arc::new(Delivery {
-            id: Some(id),
-            frame: message_frame(message),
-        }));
+        self.deliver(
+            Some(id),
+            relay::frame_json(&ServerFrame::Message { message }).into(),
+        );
     }
 
     /// Forwards what the stream holds after `last`, then who is online and
@@ -271,14 +290,13 @@ impl RoomTask {
         // A room that knows no message yet opened on an empty stream (or
         // could not read it): everything in the stream is then new to it.
         let after = last.unwrap_or(StreamId { ms: 0, seq: 0 });
-        let sources = &self.sources;
-        let (missed, online, info) = match (
-            sources.store.after(&self.session, after).await,
-            sources.presence.online(&self.session).await,
-            sources.sessions.info(&self.session).await,
-        ) {
-            (Ok(missed), Ok(online), Ok(info)) => (missed, online, info),
-            (Err(err), _, _) | (_, Err(err), _) | (_, _, Err(err)) => {
+        let CatchUp {
+            missed,
+            online,
+            ended,
+        } = match self.sources.catch_up(&self.session, Some(after), 0).await {
+            Ok(caught_up) => caught_up,
+            Err(err) => {
                 tracing::warn!(session = %self.session, cause = %err, "room could not catch up; trying again");
                 return false;
             }
@@ -298,17 +316,17 @@ impl RoomTask {
             }
         }
         self.event(&ServerFrame::Presence { online });
-        if info.ended {
+        if ended {
             self.event(&ServerFrame::Ended);
         }
         true
     }
 
     fn event(&self, frame: &ServerFrame) {
-        let frame = serde_json::to_string(frame).expect("a frame always serialises");
-        let _ = self.sender.send(Arc::new(Delivery {
-            id: None,
-            frame: frame.into(),
-        }));
+        self.deliver(None, relay::frame_json(frame).into());
+    }
+
+    fn deliver(&self, id: Option<StreamId>, frame: Utf8Bytes) {
+        let _ = self.sender.send(Arc::new(Delivery { id, frame }));
     }
 }

@@ -10,7 +10,7 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
 use super::{keys, tokens, tokens::ParticipantToken, ChatError};
-use crate::redis_client::Redis;
+use crate::{clock::now_ms, redis_client::Redis};
 
 /// A session as [`Sessions::create`] made it, with both secrets in the clear
 /// (the only time they are).
@@ -202,12 +202,4 @@ impl Sessions {
 
 fn encode(record: &Record) -> String {
     serde_json::to_string(record).expect("a record always serialises")
-}
-
-/// Milliseconds since the Unix epoch, by this machine's clock.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

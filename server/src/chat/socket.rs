@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use app::chat::protocol::{ClientFrame, ErrorCode, Role, ServerFrame, PROTOCOL_VERSION};
+use app::chat::protocol::{ClientFrame, ErrorCode, ServerFrame, PROTOCOL_VERSION};
 use axum::{
     extract::{
         ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade},
@@ -18,7 +18,13 @@ use axum::{
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{field::Empty, Instrument};
 
-use super::{limits, relay::StreamId, rooms::Membership, store::Missed, ChatEngine, ChatError};
+use super::{
+    limits,
+    relay::{self, StreamId},
+    rooms::{CatchUp, Membership},
+    store::Missed,
+    ChatEngine, ChatError,
+};
 use crate::chat::limits::RateLimit;
 
 /// How long a new connection has to send its `join`.
@@ -255,7 +261,9 @@ impl Connection {
                     }
                     Err(RecvError::Closed) => return "room closed",
                 },
-                _ = tokio::time::sleep(RESYNC_RETRY), if joined.behind => {
+                // Made only when polled, so a socket that is not behind
+                // builds no timer per delivery.
+                _ = async { tokio::time::sleep(RESYNC_RETRY).await }, if joined.behind => {
                     joined.behind = !Box::pin(self.resync(joined)).await;
                 }
                 incoming = self.socket.recv() => {
@@ -313,12 +321,7 @@ impl Connection {
                 }
             }
             ClientFrame::EndSession => {
-                let result = if joined.you.role == Role::Tutor {
-                    engine.end(&joined.session).await
-                } else {
-                    Err(ChatError::Forbidden)
-                };
-                if let Err(err) = result {
+                if let Err(err) = engine.end(&joined.session, &joined.you).await {
                     self.send_error(&err, None).await;
                 }
             }
@@ -340,18 +343,16 @@ impl Connection {
     /// passes no live message on, and tries again.
     async fn resync(&mut self, joined: &mut Joined) -> bool {
         let engine = self.engine.clone();
-        let session = joined.session.as_str();
-        let missed = engine
-            .store()
-            .since(session, joined.last, JOIN_HISTORY)
-            .await;
-        let (messages, gap, online, info) = match (
-            missed,
-            engine.presence().online(session).await,
-            engine.sessions().info(session).await,
-        ) {
-            (Ok(Missed { messages, gap }), Ok(online), Ok(info)) => (messages, gap, online, info),
-            _ => return false,
+        let Ok(CatchUp {
+            missed: Missed { messages, gap },
+            online,
+            ended,
+        }) = engine
+            .sources()
+            .catch_up(&joined.session, joined.last, JOIN_HISTORY)
+            .await
+        else {
+            return false;
         };
         if let Some(last) = messages.last().and_then(|m| m.id.parse().ok()) {
             joined.last = Some(last);
@@ -364,7 +365,7 @@ impl Connection {
         })
         .await;
         self.send(&ServerFrame::Presence { online }).await;
-        if info.ended {
+        if ended {
             self.send(&ServerFrame::Ended).await;
         }
         true
@@ -414,7 +415,7 @@ impl Connection {
     }
 
     async fn send(&mut self, frame: &ServerFrame) {
-        let text = serde_json::to_string(frame).expect("a frame always serialises");
+        let text = relay::frame_json(frame);
         // A failed write shows up as the end of the stream on the next read.
         let _ = self.socket.send(Message::Text(text.into())).await;
     }

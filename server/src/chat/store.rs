@@ -208,9 +208,11 @@ fn decode(reply: StreamRangeReply) -> Vec<ChatMessage> {
         .ids
         .into_iter()
         .filter_map(|entry| {
-            let field = |name: &str| match entry.map.get(name) {
-                Some(Value::BulkString(bytes)) => String::from_utf8(bytes.clone()).ok(),
-                Some(Value::SimpleString(s)) => Some(s.clone()),
+            // Each field is read once, so it is taken out rather than copied.
+            let mut map = entry.map;
+            let mut field = |name: &str| match map.remove(name) {
+                Some(Value::BulkString(bytes)) => String::from_utf8(bytes).ok(),
+                Some(Value::SimpleString(s)) => Some(s),
                 _ => None,
             };
             let id: StreamId = entry.id.parse().ok()?;

@@ -11,61 +11,35 @@
 //! Redis does not answer, the page still carries the instance's own figures
 //! and says so in `tutoring_redis_up`.
 
-use std::{sync::Arc, time::SystemTime};
+use std::time::SystemTime;
 
 use axum::{
     extract::State,
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use subtle::ConstantTimeEq;
 
 use super::AppState;
 use crate::{
+    admin::auth::AdminAuth,
     metrics::{Exposition, Kind, CONTENT_TYPE},
     queue::JobState,
     reports::{store, ReportStore},
 };
 
-/// Who may read `/metrics`.
-#[derive(Clone)]
-pub enum MetricsAccess {
-    /// Outside production: anyone who reaches the server.
-    Open,
-    /// In production: only a request that shows the admin token as a bearer
-    /// token, which is how a Prometheus scrape job authenticates. Without a
-    /// token configured nobody may, rather than everybody.
-    AdminOnly(Option<Arc<str>>),
+/// Whether a request with `headers` may read the page: anyone where the
+/// dashboard is open; elsewhere a request that shows the admin token as a
+/// bearer token (how a Prometheus scrape job authenticates) or the
+/// dashboard's sign-in cookie (so a signed-in admin can open it in the
+/// browser). Without a token configured nobody may, rather than everybody.
+fn allowed(auth: &AdminAuth, headers: &HeaderMap, now: SystemTime) -> bool {
+    super::bearer(headers).is_some_and(|shown| auth.is_token(shown))
+        || auth.access(headers, now).allows_use()
 }
 
-impl MetricsAccess {
-    /// Whether a request with `headers` may read the page.
-    pub fn allows(&self, headers: &HeaderMap) -> bool {
-        let expected = match self {
-            MetricsAccess::Open => return true,
-            MetricsAccess::AdminOnly(None) => return false,
-            MetricsAccess::AdminOnly(Some(token)) => token,
-        };
-        let shown = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim);
-        // Compared in constant time, so response times do not leak how much
-        // of a guess was right.
-        shown.is_some_and(|shown| bool::from(shown.as_bytes().ct_eq(expected.as_bytes())))
-    }
-}
-
-/// Serves the page, or 401 in production to a request that shows neither
-/// the admin token nor the dashboard's sign-in cookie (so an admin signed in
-/// to the dashboard can open it in the browser too).
+/// Serves the page, or 401 to a request that is not [`allowed`].
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let signed_in = || {
-        let access = state.dashboard.auth.access(&headers, SystemTime::now());
-        access.allows_use()
-    };
-    if !state.metrics_access.allows(&headers) && !signed_in() {
+    if !allowed(&state.dashboard.auth, &headers, SystemTime::now()) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -298,6 +272,18 @@ fn write_chat(page: &mut Exposition, state: &AppState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+
+    fn auth(vars: &[(&str, &str)]) -> AdminAuth {
+        let mut all = vec![("REDIS_URL", "redis://127.0.0.1")];
+        all.extend_from_slice(vars);
+        let vars = all
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = Config::from_vars(&vars).unwrap();
+        AdminAuth::new(!config.open_admin(), config.admin_token.as_ref())
+    }
 
     fn with_auth(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -305,24 +291,37 @@ mod tests {
         headers
     }
 
+    fn allows(auth: &AdminAuth, headers: &HeaderMap) -> bool {
+        allowed(auth, headers, SystemTime::now())
+    }
+
     #[test]
     fn outside_production_anyone_may_read_the_metrics() {
-        assert!(MetricsAccess::Open.allows(&HeaderMap::new()));
+        assert!(allows(&auth(&[]), &HeaderMap::new()));
     }
 
     #[test]
     fn in_production_only_the_admin_token_opens_the_metrics() {
-        let access = MetricsAccess::AdminOnly(Some("s3cret-token".into()));
-        assert!(access.allows(&with_auth("Bearer s3cret-token")));
-        assert!(!access.allows(&with_auth("Bearer s3cret-tokem")));
-        assert!(!access.allows(&with_auth("s3cret-token")));
-        assert!(!access.allows(&HeaderMap::new()));
+        let access = auth(&[
+            ("APP_ENV", "production"),
+            ("ADMIN_TOKEN", "s3cret-token-of-some-length"),
+        ]);
+        assert!(allows(
+            &access,
+            &with_auth("Bearer s3cret-token-of-some-length")
+        ));
+        assert!(!allows(
+            &access,
+            &with_auth("Bearer s3cret-token-of-some-lengtx")
+        ));
+        assert!(!allows(&access, &with_auth("s3cret-token-of-some-length")));
+        assert!(!allows(&access, &HeaderMap::new()));
     }
 
     #[test]
     fn in_production_without_a_token_nobody_may_read_the_metrics() {
-        let access = MetricsAccess::AdminOnly(None);
-        assert!(!access.allows(&with_auth("Bearer ")));
-        assert!(!access.allows(&HeaderMap::new()));
+        let access = auth(&[("APP_ENV", "production")]);
+        assert!(!allows(&access, &with_auth("Bearer ")));
+        assert!(!allows(&access, &HeaderMap::new()));
     }
 }

@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     extract::FromRef,
-    http::Request,
+    http::{header, HeaderMap, Request},
     response::Response,
     routing::{get, post},
     Router,
@@ -24,8 +24,6 @@ use app::{
     backend::{ChatSessions, QueueDashboard, Reports as ReportsBackend, SystemCheck},
     shell, App,
 };
-
-pub use metrics::MetricsAccess;
 
 use crate::{
     admin::{self, Dashboard},
@@ -50,16 +48,13 @@ pub struct AppState {
     /// The report queue, for the dashboard and metrics.
     pub queue: Queue,
     /// Reports as the API and the pages ask for them.
-    pub reports: Option<Reports>,
+    pub reports: Reports,
     /// The chat engine: the `/ws` endpoint and the sessions' server
     /// functions share it, so both apply the same access rule.
     pub chat: ChatEngine,
     /// This instance's worker's counters for `/metrics`; `None` when its
     /// role runs no jobs.
     pub worker: Option<WorkerMetrics>,
-    /// Who may read `/metrics`: anyone in development, the admin in
-    /// production.
-    pub metrics_access: MetricsAccess,
     /// The queue dashboard: its access rule, the queue's admin side and
     /// the live feed its pages share.
     pub dashboard: Dashboard,
@@ -77,6 +72,16 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// The token a request shows as `Authorization: Bearer <token>`.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
 /// The largest request body an instance reads: a chat message travels on
 /// the socket, so the largest body is a form of a few fields.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -91,17 +96,12 @@ pub fn router(state: AppState) -> Router {
         let system_check = state.system_check.clone();
         let dashboard: Arc<dyn QueueDashboard> = Arc::new(state.dashboard.clone());
         let chat_sessions: Arc<dyn ChatSessions> = Arc::new(state.chat.clone());
-        let reports: Option<Arc<dyn ReportsBackend>> = state
-            .reports
-            .clone()
-            .map(|r| Arc::new(r) as Arc<dyn ReportsBackend>);
+        let reports: Arc<dyn ReportsBackend> = Arc::new(state.reports.clone());
         move || {
             provide_context(system_check.clone());
             provide_context(chat_sessions.clone());
             provide_context(dashboard.clone());
-            if let Some(reports) = &reports {
-                provide_context(reports.clone());
-            }
+            provide_context(reports.clone());
         }
     };
     let shell_options = state.leptos_options.clone();

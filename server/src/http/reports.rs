@@ -11,20 +11,14 @@
 
 use axum::{
     extract::{Path, Query, State},
-    http::{
-        header::{AUTHORIZATION, RETRY_AFTER},
-        HeaderMap, StatusCode,
-    },
+    http::{header::RETRY_AFTER, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use app::{
-    chat::protocol::Participant,
-    reports::{Report, ReportStatus},
-};
+use app::reports::{Report, ReportStatus};
 
 use super::AppState;
 use crate::reports::{ReportError, Reports, Requested};
@@ -57,12 +51,7 @@ impl IntoResponse for ReportError {
 }
 
 fn token<'a>(headers: &'a HeaderMap, params: &'a Params) -> Option<&'a str> {
-    headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .or(params.token.as_deref())
+    super::bearer(headers).or(params.token.as_deref())
 }
 
 /// The report service, once the caller's token is found good for `session`.
@@ -71,10 +60,12 @@ async fn authorized<'a>(
     session: &str,
     headers: &HeaderMap,
     params: &Params,
-) -> Result<(&'a Reports, Participant), ReportError> {
-    let reports = state.reports.as_ref().ok_or(ReportError::Unavailable)?;
-    let who = reports.authorize(session, token(headers, params)).await?;
-    Ok((reports, who))
+) -> Result<&'a Reports, ReportError> {
+    state
+        .reports
+        .authorize(session, token(headers, params))
+        .await?;
+    Ok(&state.reports)
 }
 
 fn flag(value: Option<&str>) -> Result<bool, ReportError> {
@@ -95,7 +86,7 @@ pub async fn request(
     headers: HeaderMap,
 ) -> Result<Response, ReportError> {
     let regenerate = flag(params.regenerate.as_deref())?;
-    let reports = state.reports.as_ref().ok_or(ReportError::Unavailable)?;
+    let reports = &state.reports;
     let token = token(&headers, &params);
     Ok(match reports.request(&session, token, regenerate).await? {
         Requested::Queued(status) => (
@@ -122,7 +113,7 @@ pub async fn status(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ReportError> {
-    let (reports, _) = authorized(&state, &session, &headers, &params).await?;
+    let reports = authorized(&state, &session, &headers, &params).await?;
     Ok(Json(status_body(&reports.status(&session).await?)))
 }
 
@@ -139,7 +130,7 @@ pub async fn report(
             ReportError::BadRequest("version is a report number: 1, 2, …".into())
         })?),
     };
-    let (reports, _) = authorized(&state, &session, &headers, &params).await?;
+    let reports = authorized(&state, &session, &headers, &params).await?;
 
     // While a job runs, its status tells more than an older report would.
     let status = match reports.status(&session).await {

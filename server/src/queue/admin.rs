@@ -108,7 +108,7 @@ impl Admin {
         let ids = reply.array(1)?.strings()?;
         let (runs, opts) = (reply.array(2)?.strings()?, reply.array(3)?.strings()?);
         let (progress, errors) = (reply.array(4)?.strings()?, reply.array(5)?.strings()?);
-        let scores = reply.array(6)?.strings()?;
+        let scores = reply.array(6)?;
 
         let mut jobs = Vec::with_capacity(ids.len());
         for (i, id) in ids.into_iter().enumerate() {
@@ -116,18 +116,14 @@ impl Admin {
             let (Some(id), Some(Some(run))) = (id, runs.get(i)) else {
                 continue;
             };
-            let due_at = scores
-                .get(i)
-                .cloned()
-                .flatten()
-                .and_then(|s| s.parse::<f64>().ok());
+            let due_at = scores.opt_int(i)?.map(|d| d.max(0) as u64);
             jobs.push(job::summary(
                 id,
                 run,
-                opts.get(i).cloned().flatten().as_deref(),
-                progress.get(i).cloned().flatten().as_deref(),
+                opts.get(i).and_then(Option::as_deref),
+                progress.get(i).and_then(Option::as_deref),
                 errors.get(i).cloned().flatten(),
-                due_at.map(|d| d as u64),
+                due_at,
             )?);
         }
         Ok(JobPage { jobs, total })

@@ -199,8 +199,25 @@ pub(crate) fn summary(
     error: Option<String>,
     due_at: Option<u64>,
 ) -> Result<JobSummary, QueueError> {
-    let run = RunRecord::parse(run)?;
-    let opts = OptsRecord::parse(opts);
+    Ok(summary_of(
+        id,
+        &RunRecord::parse(run)?,
+        &OptsRecord::parse(opts),
+        progress,
+        error,
+        due_at,
+    ))
+}
+
+/// Builds a summary from the job's parsed records.
+fn summary_of(
+    id: String,
+    run: &RunRecord,
+    opts: &OptsRecord,
+    progress: Option<&str>,
+    error: Option<String>,
+    due_at: Option<u64>,
+) -> JobSummary {
     let recorded = progress.and_then(|p| serde_json::from_str::<ProgressRecord>(p).ok());
     let (mut percent, message) = match recorded {
         Some(p) => (p.progress.clamp(0.0, 100.0) as u8, p.message),
@@ -209,7 +226,7 @@ pub(crate) fn summary(
     if run.state == JobState::Completed {
         percent = 100;
     }
-    Ok(JobSummary {
+    JobSummary {
         id,
         state: run.state,
         progress: percent,
@@ -221,8 +238,8 @@ pub(crate) fn summary(
         finished_at: run.finished,
         due_at: due_at.filter(|_| run.state == JobState::Delayed),
         error,
-        instance: run.instance,
-    })
+        instance: run.instance.clone(),
+    }
 }
 
 /// Builds a full job from the reply of the `get` read (empty when missing).
@@ -242,16 +259,15 @@ pub(crate) fn full(id: &str, reply: &Reply) -> Result<Option<Job>, QueueError> {
     };
     let due_at = reply.opt_int(7)?.map(|d| d.max(0) as u64);
     let progress = reply.opt_string(3)?;
-    let summary = summary(
+    let summary = summary_of(
         id.to_string(),
-        &run_text,
-        opts_text.as_deref(),
+        &run,
+        &opts,
         progress.as_deref(),
         reply.opt_string(6)?,
         due_at,
-    )?;
+    );
     Ok(Some(Job {
-        summary,
         // A payload that is not JSON is kept as the text it was.
         payload: match reply.opt_string(2)? {
             Some(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
@@ -262,14 +278,21 @@ pub(crate) fn full(id: &str, reply: &Reply) -> Result<Option<Job>, QueueError> {
         stalls: run.stalls,
         backoff_ms: opts.backoff_ms,
         max_stalls: opts.max_stalls,
-        timeline: timeline(json(4)?, &run)?,
+        timeline: timeline(json(4)?, &run, &summary.error)?,
+        summary,
     }))
 }
 
 /// The stored timeline, completed with what the run record holds: the start
-/// of an attempt that is running or succeeded, and its completion (the
-/// scripts write those only for attempts that end otherwise).
-fn timeline(stored: Option<Value>, run: &RunRecord) -> Result<Vec<TimelineEntry>, QueueError> {
+/// of an attempt that is running or succeeded, its completion (the scripts
+/// write those only for attempts that end otherwise), and the end of a job
+/// that failed without a failed attempt (it stalled too often), with
+/// `error`, the job's last.
+fn timeline(
+    stored: Option<Value>,
+    run: &RunRecord,
+    error: &Option<String>,
+) -> Result<Vec<TimelineEntry>, QueueError> {
     let mut entries: Vec<TimelineEntry> = stored
         .map(|v| serde_json::from_value(v).map_err(|e| QueueError::Reply(e.to_string())))
         .transpose()?
@@ -286,8 +309,21 @@ fn timeline(stored: Option<Value>, run: &RunRecord) -> Result<Vec<TimelineEntry>
             entries.push(entry(started, "started", run.instance.clone()));
         }
     }
-    if let (JobState::Completed, Some(finished)) = (run.state, run.finished) {
-        entries.push(entry(finished, "completed", None));
+    match (run.state, run.finished) {
+        (JobState::Completed, Some(finished)) => {
+            entries.push(entry(finished, "completed", None));
+        }
+        (JobState::Failed, Some(finished))
+            if !entries
+                .iter()
+                .any(|e| e.kind == "failed" && e.at == finished) =>
+        {
+            entries.push(TimelineEntry {
+                error: error.clone(),
+                ..entry(finished, "failed", run.instance.clone())
+            });
+        }
+        _ => {}
     }
     Ok(entries)
 }

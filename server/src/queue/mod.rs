@@ -48,6 +48,7 @@ pub use error::QueueError;
 pub use events::{Event, EventGap, Events, JobFollow};
 pub use job::{Job, JobState, JobSummary, TimelineEntry};
 pub use metrics::{CommandUsage, Metrics, MinuteStats};
+pub(crate) use options::is_name;
 pub use options::{EnqueueOptions, QueueOptions, RateLimit, Retention};
 pub use worker::{
     from_fn, FnHandler, Handler, JobContext, Outcome, Worker, WorkerMetrics, WorkerStats,

@@ -83,10 +83,10 @@ impl QueueOptions {
     /// Refuses values the queue cannot work with, naming the field.
     pub fn validate(&self) -> Result<(), QueueError> {
         let invalid = |what: &str| Err(QueueError::InvalidOptions(what.to_string()));
-        if !is_name(&self.name, 64) {
+        if !is_name(&self.name) {
             return invalid("name: use 1 to 64 letters, digits, '-' or '_'");
         }
-        if !is_name(&self.instance_id, 64) {
+        if !is_name(&self.instance_id) {
             return invalid("instance_id: use 1 to 64 letters, digits, '-', '_' or '.'");
         }
         if self.concurrency == 0 || self.concurrency > 1000 {
@@ -125,10 +125,11 @@ pub struct EnqueueOptions {
     pub delay: Option<Duration>,
 }
 
-/// Letters, digits, `-`, `_` and `.`; safe inside keys, channels, JSON and
-/// the `|`-separated job records.
-pub(crate) fn is_name(s: &str, max: usize) -> bool {
-    (1..=max).contains(&s.len())
+/// 1 to 64 letters, digits, `-`, `_` and `.`; safe inside keys, channels,
+/// JSON and the `|`-separated job records. Queue names and instance ids
+/// (including the server's `INSTANCE_ID`) are checked with it.
+pub(crate) fn is_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }

@@ -24,10 +24,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::CommandCounter;
 
-/// A message as it arrived on a channel.
+/// A message as it arrived on a channel; each receiver knows its channel.
 #[derive(Debug, Clone)]
 pub struct Message {
-    pub channel: Arc<str>,
     pub payload: Bytes,
 }
 
@@ -162,11 +161,15 @@ impl Subscriber {
             .collect()
     }
 
-    fn deliver(&self, message: Message) {
+    /// Hands `payload` to the receivers of `channel`; the payload is copied
+    /// only for a channel that is wanted.
+    fn deliver(&self, channel: &str, payload: &[u8]) {
         let routes = self.routes.lock().expect("subscriber routes lock poisoned");
-        if let Some(route) = routes.get(&message.channel) {
+        if let Some(route) = routes.get(channel) {
             // No receiver left is fine: `release` will tidy up.
-            let _ = route.sender.send(message);
+            let _ = route.sender.send(Message {
+                payload: Bytes::copy_from_slice(payload),
+            });
         }
     }
 
@@ -263,10 +266,7 @@ async fn serve(
         tokio::select! {
             _ = shutdown.cancelled() => return Ended::Shutdown,
             message = stream.next() => match message {
-                Some(msg) => subscriber.deliver(Message {
-                    channel: msg.get_channel_name().into(),
-                    payload: Bytes::copy_from_slice(msg.get_payload_bytes()),
-                }),
+                Some(msg) => subscriber.deliver(msg.get_channel_name(), msg.get_payload_bytes()),
                 None => return Ended::Disconnected,
             },
             Some(request) = inbox.recv() => {

@@ -45,15 +45,8 @@ impl backend::Reports for Reports {
 
     async fn view(&self, session: &str, token: &str) -> Result<ReportView, AppError> {
         self.authorize(session, Some(token)).await?;
-        let status = match self.status(session).await {
-            Ok(status) => Some(status),
-            Err(ReportError::NoReport) => None,
-            Err(err) => return Err(err.into()),
-        };
-        Ok(ReportView {
-            status,
-            report: self.report(session, None).await?,
-        })
+        let (status, report) = self.current(session).await?;
+        Ok(ReportView { status, report })
     }
 
     async fn follow(&self, session: &str, token: &str) -> Result<StatusStream, AppError> {

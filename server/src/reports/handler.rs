@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use crate::{
     chat::ChatEngine,
+    clock::now_ms,
     queue::{Handler, JobContext, Outcome},
 };
 
@@ -125,13 +126,6 @@ impl ReportHandler {
             Err(err) => Outcome::Failed(format!("could not save the report: {err}")),
         }
     }
-}
-
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Runs the model while a side task turns the characters received into

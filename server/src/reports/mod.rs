@@ -173,7 +173,8 @@ impl Reports {
             tokio::join!(self.authorize(session, token), self.store.latest(session));
         let (asked_by, latest) = (who?, latest?);
         if regenerate {
-            let age = handler::now_ms().saturating_sub(latest.map_or(0, |r| r.generated_at_ms));
+            let age =
+                crate::clock::now_ms().saturating_sub(latest.map_or(0, |r| r.generated_at_ms));
             let wait = (self.regenerate_after.as_millis() as u64).saturating_sub(age);
             if wait > 0 {
                 return Err(ReportError::TooSoon(wait.div_ceil(1000)));
@@ -228,6 +229,23 @@ impl Reports {
             },
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// Where `session`'s report stands (`None` with neither a job nor a
+    /// report) and its newest report, each read once.
+    pub async fn current(
+        &self,
+        session: &str,
+    ) -> Result<(Option<ReportStatus>, Option<Report>), ReportError> {
+        let job_id = Self::job_id(session);
+        let job = match self.queue.get(&job_id).await {
+            Ok(job) => Some(status_of(&job)),
+            Err(QueueError::NotFound(_)) => None,
+            Err(err) => return Err(err.into()),
+        };
+        let latest = self.store.latest(session).await?;
+        let status = job.or_else(|| latest.as_ref().map(|_| completed(job_id)));
+        Ok((status, latest))
     }
 
     /// The newest report, or the given version.

@@ -127,6 +127,9 @@ impl ModelClient {
             .map_err(|err| self.classify(err))?;
 
         let mut answer = String::new();
+        // Counted as it arrives: recounting the whole answer at every chunk
+        // would grow with the square of its length.
+        let mut chars = 0usize;
         let mut usage = TokenUsage::default();
         let mut chunks = 0usize;
         while let Some(chunk) = stream.next().await {
@@ -134,16 +137,14 @@ impl ModelClient {
             chunks += 1;
             for choice in chunk.choices {
                 if let Some(text) = choice.delta.content {
+                    chars += text.chars().count();
                     answer.push_str(&text);
                 }
             }
             if let Some(u) = chunk.usage {
-                usage = TokenUsage {
-                    prompt_tokens: u.prompt_tokens,
-                    completion_tokens: u.completion_tokens,
-                };
+                usage = u.into();
             }
-            received.send_replace(answer.chars().count());
+            received.send_replace(chars);
         }
         if chunks == 0 {
             // Some local servers ignore `stream` and answer with one JSON
@@ -174,13 +175,7 @@ impl ModelClient {
             .and_then(|c| c.message.content)
             .unwrap_or_default();
         received.send_replace(content.chars().count());
-        let usage = answer
-            .usage
-            .map(|u| TokenUsage {
-                prompt_tokens: u.prompt_tokens,
-                completion_tokens: u.completion_tokens,
-            })
-            .unwrap_or_default();
+        let usage = answer.usage.map(TokenUsage::from).unwrap_or_default();
         let narrative = narrative::parse_answer(&content).map_err(ModelError::BadAnswer)?;
         Ok((narrative, usage))
     }
@@ -335,4 +330,13 @@ struct WholeChoice {
 struct ChunkUsage {
     prompt_tokens: u32,
     completion_tokens: u32,
+}
+
+impl From<ChunkUsage> for TokenUsage {
+    fn from(u: ChunkUsage) -> Self {
+        TokenUsage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+        }
+    }
 }

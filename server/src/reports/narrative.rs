@@ -10,7 +10,7 @@
 use app::{
     chat::protocol::Role,
     reports::{Narrative, SessionAnalytics},
-    words::plural,
+    words::counted,
 };
 use serde_json::{json, Value};
 
@@ -56,16 +56,9 @@ pub fn session_document(
 ) -> String {
     let transcript: Vec<Value> = lines
         .iter()
-        .map(|l| json!({ "from": l.name, "role": role_name(l.role), "text": l.text }))
+        .map(|l| json!({ "from": l.name, "role": l.role.as_str(), "text": l.text }))
         .collect();
     json!({ "session_title": title, "analytics": analytics, "transcript": transcript }).to_string()
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Tutor => "tutor",
-        Role::Student => "student",
-    }
 }
 
 /// Reads the model's answer; the error says what was wrong with it.
@@ -113,14 +106,11 @@ pub fn from_analytics(a: &SessionAnalytics) -> Narrative {
         "Nobody wrote anything in this session, so there is nothing to report yet.".to_string()
     } else {
         format!(
-            "A session of about {minutes} minute{} with {people} participant{} and {} message{}. \
-             The tutor asked {} question{} and the students {}.",
-            plural(minutes),
-            plural(people as u64),
-            a.messages,
-            plural(u64::from(a.messages)),
-            a.tutor_questions,
-            plural(u64::from(a.tutor_questions)),
+            "A session of about {} with {} and {}. The tutor asked {} and the students {}.",
+            counted(minutes, "minute"),
+            counted(people as u64, "participant"),
+            counted(u64::from(a.messages), "message"),
+            counted(u64::from(a.tutor_questions), "question"),
             a.student_questions,
         )
     };
@@ -139,9 +129,8 @@ pub fn from_analytics(a: &SessionAnalytics) -> Narrative {
 
     if a.student_questions > 0 {
         went_well.push(format!(
-            "Students asked {} question{}.",
-            a.student_questions,
-            plural(u64::from(a.student_questions))
+            "Students asked {}.",
+            counted(u64::from(a.student_questions), "question")
         ));
     } else if a.messages > 0 {
         to_work_on.push("Students asked no questions; invite them to.".to_string());

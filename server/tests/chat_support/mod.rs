@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use app::{
     api::{CreateSession, CreatedSession, JoinSession},
@@ -11,10 +11,11 @@ use app::{
 };
 use futures::{SinkExt, StreamExt};
 use leptos::server_fn::ServerFn;
+use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
 
-use crate::support::TestApp;
+use crate::support::{self, TestApp};
 
 /// How long a test waits for a frame before failing.
 pub const PATIENCE: Duration = Duration::from_secs(5);
@@ -24,7 +25,6 @@ pub struct Session {
     pub id: String,
     pub tutor_token: String,
     pub student_token: String,
-    pub invite: String,
 }
 
 fn query_value(link: &str, name: &str) -> String {
@@ -52,7 +52,78 @@ pub async fn session(app: &TestApp) -> Session {
         tutor_token: query_value(&created.tutor_link, "token"),
         student_token: query_value(&student_link, "token"),
         id: created.session_id,
-        invite,
+    }
+}
+
+/// A session with a short lesson in it: four messages, one of them the
+/// student's question; its sockets closed again.
+pub async fn lesson(app: &TestApp) -> Session {
+    let session = session(app).await;
+    let (mut tutor, _) = Client::join(app.addr, &session.id, &session.tutor_token, None).await;
+    let (mut student, _) = Client::join(app.addr, &session.id, &session.student_token, None).await;
+    tutor
+        .post("t1", "What is three quarters plus one quarter?")
+        .await;
+    student.post("s1", "Is it one whole?").await;
+    tutor.post("t2", "Yes. Why?").await;
+    student.post("s2", "Because four quarters make one").await;
+    session
+}
+
+/// The address of `session`'s report API, with `tail` after it.
+pub fn report_url(app: &TestApp, session: &str, tail: &str) -> String {
+    app.url(&format!("/api/reports/session/{session}{tail}"))
+}
+
+/// Asks for a report of `session` with `token` (and a `query` such as
+/// `?regenerate=true`); returns the status and the JSON body.
+pub async fn ask_report(app: &TestApp, session: &str, token: &str, query: &str) -> (u16, Value) {
+    let response = app
+        .http
+        .post(report_url(app, session, query))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the server answers");
+    (
+        response.status().as_u16(),
+        response.json().await.expect("a JSON body"),
+    )
+}
+
+/// GETs `tail` of `session`'s report API; returns the status and the JSON
+/// body.
+pub async fn get_report(
+    app: &TestApp,
+    session: &str,
+    token: Option<&str>,
+    tail: &str,
+) -> (u16, Value) {
+    let mut request = app.http.get(report_url(app, session, tail));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the server answers");
+    (
+        response.status().as_u16(),
+        response.json().await.expect("a JSON body"),
+    )
+}
+
+/// Waits until the report job of `session` is finished; returns its status.
+pub async fn finished_report(app: &TestApp, session: &str, token: &str) -> Value {
+    let deadline = Instant::now() + support::PATIENCE;
+    loop {
+        let (code, body) = get_report(app, session, Some(token), "/status").await;
+        assert_eq!(code, 200, "{body}");
+        if body["status"] == "completed" || body["status"] == "failed" {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the report did not finish: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

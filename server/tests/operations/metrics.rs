@@ -5,7 +5,7 @@ use prometheus_parse::{LineInfo, Scrape, Value};
 use server::testkit::RedisServer;
 
 use crate::{
-    chat_support, lesson,
+    chat_support::{self, lesson},
     model_support::{Answer, FakeModel, USAGE},
     report,
     support::TestApp,
@@ -242,8 +242,7 @@ async fn in_production_the_metrics_need_the_admin_token_or_the_dashboard_sign_in
     )
     .await;
 
-    let anonymous = app.http.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(anonymous.status(), 401);
+    assert_eq!(app.status("/metrics").await, 401);
     let wrong = app
         .http
         .get(app.url("/metrics"))
@@ -257,16 +256,7 @@ async fn in_production_the_metrics_need_the_admin_token_or_the_dashboard_sign_in
     assert_eq!(value(&page, "tutoring_redis_up", &[]), 1.0);
 
     // An admin signed in to the dashboard may open it in the browser too.
-    let login = app
-        .http
-        .post(app.url("/api/admin/login"))
-        .json(&serde_json::json!({ "token": token }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
-    let cookie = login.headers()["set-cookie"].to_str().unwrap();
-    let session = cookie.split(';').next().unwrap().to_string();
+    let session = app.sign_in(token).await;
     let with_cookie = app
         .http
         .get(app.url("/metrics"))

@@ -4,28 +4,27 @@
 use server::testkit::RedisServer;
 
 use crate::{
-    lesson,
+    chat_support::lesson,
     metrics::{scrape, value},
-    report, status_of,
+    report,
     support::TestApp,
-    wait_for_status,
 };
 
 #[tokio::test]
 async fn readiness_flips_when_redis_stops_and_recovers_when_it_returns() {
     let mut redis = RedisServer::start();
     let app = TestApp::spawn(&redis.url(), &[("QUEUE_RATE_MAX", "0")]).await;
-    wait_for_status(&app, "/readyz", 200).await;
+    app.wait_for_status("/readyz", 200).await;
 
     redis.kill();
-    wait_for_status(&app, "/readyz", 503).await;
+    app.wait_for_status("/readyz", 503).await;
     // Still alive, and still telling what it knows.
-    assert_eq!(status_of(&app, "/healthz").await, 200);
+    assert_eq!(app.status("/healthz").await, 200);
     let page = scrape(&app).await;
     assert_eq!(value(&page, "tutoring_redis_up", &[]), 0.0);
 
     redis.restart();
-    wait_for_status(&app, "/readyz", 200).await;
+    app.wait_for_status("/readyz", 200).await;
     let page = scrape(&app).await;
     assert_eq!(value(&page, "tutoring_redis_up", &[]), 1.0);
     assert_eq!(value(&page, "tutoring_redis_subscription_up", &[]), 1.0);

@@ -5,9 +5,9 @@
 use server::testkit::RedisServer;
 
 use crate::{
-    lesson,
+    chat_support::lesson,
     metrics::{scrape, value},
-    report, status_of,
+    report,
     support::TestApp,
 };
 
@@ -34,13 +34,10 @@ async fn a_web_instance_enqueues_and_a_worker_instance_runs_the_job() {
     .await;
 
     // The worker serves no pages, sockets or API.
-    assert_eq!(status_of(&worker, "/").await, 404);
-    assert_eq!(
-        status_of(&worker, "/api/reports/session/x/status").await,
-        404
-    );
-    assert_eq!(status_of(&worker, "/healthz").await, 200);
-    assert_eq!(status_of(&worker, "/readyz").await, 200);
+    assert_eq!(worker.status("/").await, 404);
+    assert_eq!(worker.status("/api/reports/session/x/status").await, 404);
+    assert_eq!(worker.status("/healthz").await, 200);
+    assert_eq!(worker.status("/readyz").await, 200);
 
     let session = lesson(&web).await;
     assert_eq!(report(&web, &session).await["status"], "completed");

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use server::{queue::JobState, testkit::RedisServer};
 
 use crate::{
-    chat_support, lesson,
+    chat_support::{self, lesson},
     model_support::{self, Answer, FakeModel},
     report,
     support::TestApp,
@@ -177,15 +177,9 @@ async fn a_rolling_restart_under_chat_traffic_and_queued_jobs_loses_no_job_and_n
     let (mut student, _) = Listener::join(b.addr, &live.id, &live.student_token, None).await;
 
     for session in &reported {
-        let url = a.url(&format!("/api/reports/session/{}", session.id));
-        let response = a
-            .http
-            .post(&url)
-            .bearer_auth(&session.tutor_token)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
+        let (code, body) =
+            chat_support::ask_report(&a, &session.id, &session.tutor_token, "").await;
+        assert!((200..300).contains(&code), "{code}: {body}");
     }
 
     // The tutor keeps talking while instance B restarts.

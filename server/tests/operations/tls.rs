@@ -13,7 +13,7 @@ use server::{
     testkit::{free_port, RedisServer},
 };
 
-use crate::{logs::Binary, support::TestApp, wait_for_status};
+use crate::{logs::Binary, support::TestApp};
 
 /// A certificate authority in a folder of its own, made with the `openssl`
 /// command, which can also sign a certificate for 127.0.0.1 and localhost.
@@ -113,7 +113,7 @@ async fn tls_redis_with_user_and_password_works_with_the_right_authority() {
     let ca = authority.certificate();
     let app = TestApp::spawn(&tls_url(&redis), &[("REDIS_CA_CERT", ca.to_str().unwrap())]).await;
 
-    wait_for_status(&app, "/readyz", 200).await;
+    app.wait_for_status("/readyz", 200).await;
     let response = app
         .http
         .post(app.url(RedisRoundTrip::PATH))

@@ -85,19 +85,21 @@ impl Harness {
             .await
             .expect("a raw connection")
     }
+}
 
-    /// Commands Redis itself processed so far (an independent count).
-    pub async fn processed_commands(&self) -> u64 {
-        let info: String = redis::cmd("INFO")
-            .arg("stats")
-            .query_async(&mut self.raw().await)
-            .await
-            .unwrap();
-        info.lines()
-            .find_map(|l| l.strip_prefix("total_commands_processed:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("INFO stats has total_commands_processed")
-    }
+/// Commands Redis itself processed so far (an independent count), asked on
+/// `raw`: a connection the caller keeps, so that asking again adds only this
+/// one INFO to the count and no handshake of a new connection.
+pub async fn processed_commands(raw: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(raw)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO stats has total_commands_processed")
 }
 
 impl Drop for Harness {

@@ -3,7 +3,11 @@
 
 #![allow(dead_code)]
 
-use std::{collections::HashMap, net::SocketAddr};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 
 use server::{
     config::{Config, REPORT_QUEUE},
@@ -12,6 +16,10 @@ use server::{
     startup::Application,
 };
 use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for something that should happen soon: a status,
+/// a finished report.
+pub const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A running instance; it stops when dropped.
 pub struct TestApp {
@@ -47,6 +55,62 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The answer to a plain GET of `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// The body of a plain GET of `path`, as text.
+    pub async fn text(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("a text body")
+    }
+
+    /// The status a plain GET of `path` answers with.
+    pub async fn status(&self, path: &str) -> u16 {
+        self.get(path).await.status().as_u16()
+    }
+
+    /// Polls `path` until it answers `status`, or fails the test.
+    pub async fn wait_for_status(&self, path: &str, status: u16) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let now = self.status(path).await;
+            if now == status {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{path} answered {now}, not {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Signs in to the dashboard with the admin `token`; returns the
+    /// `name=value` pair to send as a cookie.
+    pub async fn sign_in(&self, token: &str) -> String {
+        let response = self
+            .http
+            .post(self.url("/api/admin/login"))
+            .json(&serde_json::json!({ "token": token }))
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(response.status(), 200);
+        let set_cookie = response
+            .headers()
+            .get("set-cookie")
+            .expect("a session cookie is set")
+            .to_str()
+            .unwrap()
+            .to_string();
+        set_cookie.split(';').next().unwrap().to_string()
     }
 }
 

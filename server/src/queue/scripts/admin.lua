@@ -57,14 +57,7 @@ elseif op == 'remove' then
   local r, err = job_in(id)
   if not r then return err end
   if r.state == 'active' then return { 'state', r.state } end
-  if r.state == 'waiting' then
-    redis.call('LREM', K.wait, 0, id)
-  else
-    redis.call('ZREM', K[r.state], id)
-    changed(r.state)
-  end
-  forget({ id })
-  emit({ event = 'removed', job = id, from = r.state })
+  remove(id, r)
   reply = { 'ok', 1 }
 elseif op == 'promote' then
   local id = ARGV[ARG + 1]

@@ -218,6 +218,27 @@ local function to_waiting(id, r, front)
   if front then redis.call('RPUSH', K.wait, id) else redis.call('LPUSH', K.wait, id) end
 end
 
+-- Puts a job in the delayed set, due at `at`.
+local function to_delayed(id, r, at)
+  r.state = 'delayed'
+  r.token = ''
+  save_run(id, r)
+  redis.call('ZADD', K.delayed, at, id)
+  changed('delayed')
+end
+
+-- Deletes a job that is not active, with every record of it.
+local function remove(id, r)
+  if r.state == 'waiting' then
+    redis.call('LREM', K.wait, 0, id)
+  else
+    redis.call('ZREM', K[r.state], id)
+    changed(r.state)
+  end
+  forget({ id })
+  emit({ event = 'removed', job = id, from = r.state })
+end
+
 local function settle(id, r, state)
   r.state = state
   r.token = ''
@@ -234,41 +255,42 @@ local function fail(id, r, err)
   emit({ event = 'failed', job = id, attempts = r.starts, error = err })
 end
 
+-- The ids of `set` (delayed or active) whose score is due, at most 100,
+-- already removed from it.
+local function take_due(set)
+  local first = first_score(set)
+  if not first or first > NOW then return {} end
+  local ids = redis.call('ZRANGEBYSCORE', K[set], '-inf', NOW, 'LIMIT', 0, 100)
+  if #ids > 0 then redis.call('ZREM', K[set], unpack(ids)) end
+  changed(set)
+  return ids
+end
+
 -- Moves due delayed jobs to waiting and expired leases back to waiting (or to
 -- failed after too many stalls). Returns how many jobs became waiting.
 local function tick()
   local moved = 0
-  local due = first_score('delayed')
-  if due and due <= NOW then
-    for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.delayed, '-inf', NOW, 'LIMIT', 0, 100)) do
-      redis.call('ZREM', K.delayed, id)
-      local r = load_run(id)
-      if r then
+  for _, id in ipairs(take_due('delayed')) do
+    local r = load_run(id)
+    if r then
+      to_waiting(id, r, true)
+      emit({ event = 'waiting', job = id, from = 'delayed' })
+      moved = moved + 1
+    end
+  end
+  for _, id in ipairs(take_due('active')) do
+    local r = load_run(id)
+    if r then
+      r.stalls = r.stalls + 1
+      note_end(id, r, { at = NOW, kind = 'stalled', attempt = r.starts, instance = r.instance })
+      if r.stalls > load_opts(id).max_stalls then
+        fail(id, r, 'stalled too many times')
+      else
         to_waiting(id, r, true)
-        emit({ event = 'waiting', job = id, from = 'delayed' })
+        emit({ event = 'stalled', job = id, attempt = r.starts })
         moved = moved + 1
       end
     end
-    changed('delayed')
-  end
-  local expiry = first_score('active')
-  if expiry and expiry <= NOW then
-    for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.active, '-inf', NOW, 'LIMIT', 0, 100)) do
-      redis.call('ZREM', K.active, id)
-      local r = load_run(id)
-      if r then
-        r.stalls = r.stalls + 1
-        note_end(id, r, { at = NOW, kind = 'stalled', attempt = r.starts, instance = r.instance })
-        if r.stalls > load_opts(id).max_stalls then
-          fail(id, r, 'stalled too many times')
-        else
-          to_waiting(id, r, true)
-          emit({ event = 'stalled', job = id, attempt = r.starts })
-          moved = moved + 1
-        end
-      end
-    end
-    changed('active')
   end
   return moved
 end

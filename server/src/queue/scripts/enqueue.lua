@@ -15,20 +15,14 @@ if r and (r.state == 'waiting' or r.state == 'delayed' or r.state == 'active') t
 end
 if r then
   -- A finished job with this id is replaced by the new one.
-  redis.call('ZREM', K[r.state], id)
-  forget({ id })
-  changed(r.state)
-  emit({ event = 'removed', job = id, from = r.state })
+  remove(id, r)
 end
 
 redis.call('HSET', K.data, id, payload)
 redis.call('HSET', K.opts, id, int(NOW) .. '|' .. opts)
 r = new_run('waiting', attempts)
 if delay > 0 then
-  r.state = 'delayed'
-  save_run(id, r)
-  redis.call('ZADD', K.delayed, NOW + delay, id)
-  changed('delayed')
+  to_delayed(id, r, NOW + delay)
 else
   save_run(id, r)
   redis.call('LPUSH', K.wait, id)

@@ -29,22 +29,17 @@ if r and r.state == 'active' and r.token == token then
   else
     r.fails = r.fails + 1
     note_end(id, r, { at = NOW, kind = 'failed', attempt = r.starts, error = value })
-    local o = load_opts(id)
     if kind == 'fatal' or r.fails >= r.attempts then
       fail(id, r, value)
     else
       redis.call('HSET', K.error, id, value)
       count_metric('r')
       local delay = retry_ms
-      if delay < 0 then delay = o.backoff * 2 ^ (r.fails - 1) end
+      if delay < 0 then delay = load_opts(id).backoff * 2 ^ (r.fails - 1) end
       -- At most 30 days, so the number stays whole in JSON.
       delay = math.floor(math.min(delay, 2592000000))
       if delay > 0 then
-        r.state = 'delayed'
-        r.token = ''
-        save_run(id, r)
-        redis.call('ZADD', K.delayed, NOW + delay, id)
-        changed('delayed')
+        to_delayed(id, r, NOW + delay)
       else
         to_waiting(id, r, false)
         moved = 1

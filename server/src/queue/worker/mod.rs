@@ -91,6 +91,21 @@ const PROCESSING_BUCKETS: &[f64] = &[
     0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 
+impl Counters {
+    /// The counts so far.
+    fn stats(&self) -> WorkerStats {
+        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        WorkerStats {
+            completed: get(&self.completed),
+            failed: get(&self.failed),
+            retried: get(&self.retried),
+            lease_lost: get(&self.lease_lost),
+            rate_limited: get(&self.rate_limited),
+            handed_back: get(&self.handed_back),
+        }
+    }
+}
+
 impl Default for Counters {
     fn default() -> Self {
         Counters {
@@ -115,7 +130,7 @@ pub struct WorkerMetrics {
 impl WorkerMetrics {
     /// What the worker did so far.
     pub fn stats(&self) -> WorkerStats {
-        Worker::snapshot(&self.counters)
+        self.counters.stats()
     }
 
     /// How long completed jobs ran on this instance.
@@ -238,25 +253,13 @@ impl Worker {
 
     /// What the worker did so far.
     pub fn stats(&self) -> WorkerStats {
-        Worker::snapshot(&self.counters)
+        self.counters.stats()
     }
 
     /// A handle for metrics on what the worker does.
     pub fn metrics(&self) -> WorkerMetrics {
         WorkerMetrics {
             counters: self.counters.clone(),
-        }
-    }
-
-    fn snapshot(c: &Counters) -> WorkerStats {
-        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
-        WorkerStats {
-            completed: get(&c.completed),
-            failed: get(&c.failed),
-            retried: get(&c.retried),
-            lease_lost: get(&c.lease_lost),
-            rate_limited: get(&c.rate_limited),
-            handed_back: get(&c.handed_back),
         }
     }
 
@@ -267,7 +270,7 @@ impl Worker {
         if let Err(err) = self.task.await {
             tracing::error!(cause = %err, "queue worker task failed");
         }
-        Worker::snapshot(&self.counters)
+        self.counters.stats()
     }
 }
 
