@@ -11,6 +11,8 @@ function required(name: string): string {
 
 export const instanceA = () => required("INSTANCE_A");
 export const instanceB = () => required("INSTANCE_B");
+/// The tests' Redis, for instances a test starts of its own.
+export const redisUrl = () => `redis://127.0.0.1:${required("REDIS_PORT")}`;
 
 /// Runs one command against the tests' Redis and returns its answer.
 export function redisCli(...args: string[]): string {

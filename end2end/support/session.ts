@@ -1,8 +1,14 @@
 // The steps of a tutoring session that several browser tests take: a tutor
 // starts one, a student joins with the invite, someone says something.
 
-import { expect, Page } from "@playwright/test";
+import { Browser, expect, Page } from "@playwright/test";
 import { instanceA, waitForHydration } from "./env";
+
+/// A page in a browser context of its own: its own cookies and storage, as
+/// another person's browser has.
+export async function newPage(browser: Browser): Promise<Page> {
+  return (await browser.newContext()).newPage();
+}
 
 export async function expectOnline(page: Page) {
   await expect(page.getByTestId("connection-state")).toHaveAttribute("data-state", "online");
@@ -25,10 +31,11 @@ export async function createSession(
   return { tutorLink, inviteLink };
 }
 
-/// Starts a session on instance A as the tutor Tess and opens it, connected.
-export async function openAsTutor(page: Page, title: string): Promise<{ inviteLink: string }> {
-  const { tutorLink, inviteLink } = await createSession(page, title);
-  await page.goto(`${instanceA()}${tutorLink}`);
+/// Starts a session on the instance at `base` as the tutor Tess and opens
+/// it, connected.
+export async function openAsTutor(page: Page, title: string, base = instanceA()): Promise<{ inviteLink: string }> {
+  const { tutorLink, inviteLink } = await createSession(page, title, base);
+  await page.goto(`${base}${tutorLink}`);
   await waitForHydration(page);
   await expectOnline(page);
   return { inviteLink };

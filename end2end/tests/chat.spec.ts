@@ -1,11 +1,6 @@
-import { Browser, expect, Page, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { instanceA, instanceB, waitForHydration } from "../support/env";
-import { createSession, expectOnline, joinAsStudent, messages, openAsTutor, send } from "../support/session";
-
-async function newPage(browser: Browser): Promise<Page> {
-  const context = await browser.newContext();
-  return context.newPage();
-}
+import { createSession, expectOnline, joinAsStudent, messages, newPage, openAsTutor, send } from "../support/session";
 
 test("a tutor on instance A and a student on instance B chat both ways, keep history, and see markup as text", async ({
   browser,

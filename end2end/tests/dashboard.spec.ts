@@ -7,7 +7,7 @@ import { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
-import { instanceA, waitForHydration } from "../support/env";
+import { instanceA, redisUrl, waitForHydration } from "../support/env";
 import { startInstance, stateDir } from "../support/processes";
 import { openAsTutor, say } from "../support/session";
 
@@ -172,7 +172,7 @@ test.describe("in production", () => {
   let off: { url: string; process: ChildProcess };
 
   test.beforeAll(async () => {
-    const shared = { REDIS_URL: `redis://127.0.0.1:${process.env.REDIS_PORT}`, APP_ENV: "production", ROLE: "web" };
+    const shared = { REDIS_URL: redisUrl(), APP_ENV: "production", ROLE: "web" };
     prod = await startInstance("prod", { ...shared, ADMIN_TOKEN: TOKEN });
     off = await startInstance("prod-off", shared);
   });

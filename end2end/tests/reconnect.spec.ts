@@ -2,26 +2,19 @@
 // comes back, and the page reconnects by itself, catches up on what it
 // missed and delivers what was typed meanwhile, each message once.
 
-import { Browser, expect, Page, test } from "@playwright/test";
-import { instanceB, waitForHydration } from "../support/env";
+import { expect, test } from "@playwright/test";
+import { instanceB, redisUrl } from "../support/env";
 import { startInstance } from "../support/processes";
-import { createSession, expectOnline, joinAsStudent, messages, say, send } from "../support/session";
-
-async function newPage(browser: Browser): Promise<Page> {
-  return (await browser.newContext()).newPage();
-}
+import { joinAsStudent, messages, newPage, openAsTutor, say, send } from "../support/session";
 
 test("a page whose instance restarts reconnects, catches up and sends what was typed meanwhile, once", async ({
   browser,
 }) => {
-  const env = { REDIS_URL: `redis://127.0.0.1:${process.env.REDIS_PORT}`, ROLE: "web" };
+  const env = { REDIS_URL: redisUrl(), ROLE: "web" };
   let own = await startInstance("c", env);
   try {
     const tutor = await newPage(browser);
-    const { tutorLink, inviteLink } = await createSession(tutor, "Percentages", own.url);
-    await tutor.goto(`${own.url}${tutorLink}`);
-    await waitForHydration(tutor);
-    await expectOnline(tutor);
+    const { inviteLink } = await openAsTutor(tutor, "Percentages", own.url);
     const student = await newPage(browser);
     await joinAsStudent(student, instanceB(), inviteLink, "Sam");
     await say(tutor, "Before the restart");

@@ -4,10 +4,7 @@
 mod chat_support;
 mod support;
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use app::chat::protocol::Role;
 use chat_support::{session, Client};
@@ -15,9 +12,9 @@ use server::{
     chat::{ChatEngine, ChatError},
     config::ChatSettings,
     redis_client::{self, RedisUrl},
-    testkit::{free_port, RedisServer},
+    testkit::RedisServer,
 };
-use support::TestApp;
+use support::{Binary, TestApp};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
@@ -37,38 +34,6 @@ async fn presence_shows_participants_on_every_instance_and_follows_a_leave() {
     tutor.wait_for_presence(&["Tess"]).await;
 }
 
-/// A server process of its own, so the test can kill it as a crash would.
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn spawn_process(redis_url: &str, ttl_ms: &str) -> (ServerProcess, std::net::SocketAddr) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .env("REDIS_URL", redis_url)
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("INSTANCE_ID", "doomed")
-        .env("CHAT_PRESENCE_TTL_MS", ttl_ms)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server binary starts");
-    let process = ServerProcess(child);
-    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return (process, addr);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server process did not listen within 5 s");
-}
-
 #[tokio::test]
 async fn a_killed_instance_members_vanish_after_the_presence_expiry() {
     let redis = RedisServer::start();
@@ -77,16 +42,21 @@ async fn a_killed_instance_members_vanish_after_the_presence_expiry() {
         &[("INSTANCE_ID", "survivor"), ("CHAT_PRESENCE_TTL_MS", "900")],
     )
     .await;
-    let (mut doomed, doomed_addr) = spawn_process(&redis.url(), "900").await;
+    // A process of its own, so the test can kill it as a crash would.
+    let mut doomed = Binary::start(&[
+        ("REDIS_URL", &redis.url()),
+        ("INSTANCE_ID", "doomed"),
+        ("CHAT_PRESENCE_TTL_MS", "900"),
+    ]);
+    doomed.wait_until_up(&a.http).await;
     let s = session(&a).await;
 
     let (mut tutor, _) = Client::join(a.addr, &s.id, &s.tutor_token, None).await;
-    let (_student, _) = Client::join(doomed_addr, &s.id, &s.student_token, None).await;
+    let (_student, _) = Client::join(doomed.addr, &s.id, &s.student_token, None).await;
     tutor.wait_for_presence(&["Sam", "Tess"]).await;
 
     // SIGKILL: no socket is closed, no member removed; only expiry helps.
-    doomed.0.kill().expect("the process can be killed");
-    let _ = doomed.0.wait();
+    doomed.kill();
     let started = std::time::Instant::now();
     tutor.wait_for_presence(&["Tess"]).await;
     assert!(

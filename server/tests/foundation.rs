@@ -4,15 +4,12 @@
 
 mod support;
 
-use std::{
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use app::api::{CreateSession, RedisRoundTrip, RoundTrip};
 use leptos::server_fn::ServerFn;
-use server::testkit::{free_port, RedisServer};
-use support::TestApp;
+use server::testkit::RedisServer;
+use support::{Binary, TestApp};
 
 async fn round_trip(app: &TestApp, note: &str) -> reqwest::Response {
     app.http
@@ -120,8 +117,8 @@ async fn the_connection_survives_a_redis_restart_and_readiness_follows_it() {
     assert_eq!(app.status("/readyz").await, 200);
 }
 
-/// Runs the server binary with `vars` until it has logged for a moment, and
-/// returns everything it printed.
+/// Runs the server binary with `vars` and debug logging for a moment, and
+/// returns its exit code and everything it printed.
 fn run_binary(vars: &[(&str, &str)], for_how_long: Duration) -> (Option<i32>, String) {
     run_binary_with(vars, None, for_how_long)
 }
@@ -132,31 +129,8 @@ fn run_binary_with(
     dotenv: Option<&str>,
     for_how_long: Duration,
 ) -> (Option<i32>, String) {
-    let dir = std::env::temp_dir().join(format!("tutoring-bin-{}", free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    if let Some(text) = dotenv {
-        std::fs::write(dir.join(".env"), text).unwrap();
-    }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        // A folder of its own, so no .env of the project's is read.
-        .current_dir(&dir)
-        .env_clear()
-        .env("RUST_LOG", "debug")
-        .envs(vars.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + for_how_long;
-    while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let output = child.wait_with_output().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let text = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.code(), text)
+    let vars = [&[("RUST_LOG", "debug")], vars].concat();
+    Binary::start_with(&vars, dotenv).run_for(for_how_long)
 }
 
 #[test]
@@ -181,16 +155,10 @@ fn a_malformed_env_file_stops_start_up_without_printing_its_lines() {
 #[test]
 fn the_redis_password_never_appears_in_the_log() {
     let redis = RedisServer::start_with(&["--requirepass", "correct-horse-battery"]);
-    let port = free_port().to_string();
-    let listen = format!("127.0.0.1:{port}");
-
     // Right password, then a wrong one: neither may be printed.
     for password in ["correct-horse-battery", "wrong-staple-4711"] {
         let url = format!("redis://default:{password}@127.0.0.1:{}", redis.port());
-        let (_, output) = run_binary(
-            &[("REDIS_URL", &url), ("LISTEN_ADDR", &listen)],
-            Duration::from_secs(3),
-        );
+        let (_, output) = run_binary(&[("REDIS_URL", &url)], Duration::from_secs(3));
         assert!(output.contains("redis://default:***@127.0.0.1"), "{output}");
         assert!(
             !output.contains(password),

@@ -1,95 +1,10 @@
 //! What the binary prints: a line per request with its method, path, status
 //! and latency, in text and in JSON, and never a secret.
 
-use std::{
-    io::{BufRead, Read},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
-
 use serde_json::Value as Json;
-use server::testkit::{free_port, RedisServer};
+use server::testkit::RedisServer;
 
-use crate::PATIENCE;
-
-/// The server binary, run in a folder of its own (so no project `.env` is
-/// read) with exactly `vars`; killed when dropped.
-pub(crate) struct Binary {
-    child: Child,
-    dir: PathBuf,
-    addr: String,
-}
-
-impl Binary {
-    pub(crate) fn start(vars: &[(&str, &str)]) -> Binary {
-        // The test's HTTP client, like the server, takes its TLS provider
-        // from the process; a test run on its own has none installed yet.
-        server::redis_client::init_tls();
-        let dir = std::env::temp_dir().join(format!("tutoring-ops-{}", free_port()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let addr = format!("127.0.0.1:{}", free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .current_dir(&dir)
-            .env_clear()
-            .env("LISTEN_ADDR", &addr)
-            .envs(vars.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        Binary { child, dir, addr }
-    }
-
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    /// Waits until it answers `/healthz`.
-    pub(crate) async fn wait_until_up(&mut self, http: &reqwest::Client) {
-        let deadline = Instant::now() + PATIENCE;
-        while http.get(self.url("/healthz")).send().await.is_err() {
-            assert!(
-                self.child.try_wait().unwrap().is_none(),
-                "the server exited early"
-            );
-            assert!(Instant::now() < deadline, "the server did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Stops it with SIGTERM, as an orchestrator would, and returns all it
-    /// printed on stdout and stderr.
-    pub(crate) fn stop(mut self) -> String {
-        // SAFETY: signalling our own child by its process id.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + PATIENCE;
-        while self.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let mut text = String::new();
-        if let Some(mut out) = self.child.stdout.take() {
-            out.read_to_string(&mut text).unwrap();
-        }
-        if let Some(err) = self.child.stderr.take() {
-            for line in std::io::BufReader::new(err).lines() {
-                text.push_str(&line.unwrap());
-                text.push('\n');
-            }
-        }
-        text
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use crate::support::Binary;
 
 const REDIS_PASSWORD: &str = "redis-pw-7c1e94";
 const API_KEY: &str = "sk-ops-key-5d20af";

@@ -14,49 +14,6 @@ use crate::{
     PATIENCE,
 };
 
-/// An instance the test can stop and wait for, as an orchestrator would.
-struct Instance {
-    addr: std::net::SocketAddr,
-    shutdown: tokio_util::sync::CancellationToken,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Instance {
-    async fn start(redis_url: &str, id: &str, extra: &[(&str, &str)]) -> Instance {
-        let mut vars: std::collections::HashMap<String, String> = [
-            ("REDIS_URL", redis_url),
-            ("LISTEN_ADDR", "127.0.0.1:0"),
-            ("INSTANCE_ID", id),
-        ]
-        .iter()
-        .chain(extra)
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        vars.insert("QUEUE_RATE_MAX".into(), "0".into());
-        let config = server::config::Config::from_vars(&vars).unwrap();
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        let app = server::startup::Application::build(config, shutdown.clone())
-            .await
-            .unwrap();
-        let addr = app.local_addr();
-        Instance {
-            addr,
-            shutdown,
-            task: tokio::spawn(app.run()),
-        }
-    }
-
-    /// Cancels it, as SIGTERM does, and waits until it has stopped.
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(PATIENCE, self.task)
-            .await
-            .expect("the instance stops within its deadline")
-            .unwrap()
-            .unwrap();
-    }
-}
-
 /// A chat socket read without the shared client, to see how it closes.
 struct Listener {
     ws: tokio_tungstenite::WebSocketStream<
@@ -159,12 +116,10 @@ async fn a_rolling_restart_under_chat_traffic_and_queued_jobs_loses_no_job_and_n
         ("QUEUE_CONCURRENCY", "2"),
         ("CHAT_MESSAGES_PER_SECOND", "100"),
     ];
-    let a = TestApp::spawn(
-        &redis.url(),
-        &[&extra[..], &[("QUEUE_RATE_MAX", "0")]].concat(),
-    )
-    .await;
-    let b = Instance::start(&redis.url(), "instance-b", &extra).await;
+    let a_vars = [&extra[..], &[("QUEUE_RATE_MAX", "0")]].concat();
+    let b_vars = [&a_vars[..], &[("INSTANCE_ID", "instance-b")]].concat();
+    let a = TestApp::spawn(&redis.url(), &a_vars).await;
+    let b = TestApp::spawn(&redis.url(), &b_vars).await;
 
     // Sessions to report on, and one live session between the instances.
     let mut reported = Vec::new();
@@ -217,7 +172,7 @@ async fn a_rolling_restart_under_chat_traffic_and_queued_jobs_loses_no_job_and_n
     };
     assert_eq!(close_code, 1001, "the socket closes with going away");
     stopping.await.unwrap();
-    let b = Instance::start(&redis.url(), "instance-b", &extra).await;
+    let b = TestApp::spawn(&redis.url(), &b_vars).await;
 
     // The student comes back on the new instance and resumes.
     let (mut student, missed) =

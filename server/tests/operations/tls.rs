@@ -13,7 +13,7 @@ use server::{
     testkit::{free_port, RedisServer},
 };
 
-use crate::{logs::Binary, support::TestApp};
+use crate::support::{Binary, TestApp};
 
 /// A certificate authority in a folder of its own, made with the `openssl`
 /// command, which can also sign a certificate for 127.0.0.1 and localhost.

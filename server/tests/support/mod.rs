@@ -1,11 +1,15 @@
 //! What the server's integration tests share: an instance of the server
-//! running in the test process on port 0, against a Redis the test started.
+//! running in the test process on port 0, against a Redis the test started,
+//! and the server binary run as a process of its own.
 
 #![allow(dead_code)]
 
 use std::{
     collections::HashMap,
+    io::Read,
     net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -14,6 +18,7 @@ use server::{
     queue::{Queue, QueueOptions},
     redis_client::{self, RedisUrl, Subscriber},
     startup::Application,
+    testkit::free_port,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +31,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
     shutdown: CancellationToken,
+    /// Its serve loop; `None` once [`TestApp::stop`] has waited for it.
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestApp {
@@ -45,12 +52,23 @@ impl TestApp {
             .await
             .expect("instance starts");
         let addr = app.local_addr();
-        tokio::spawn(app.run());
         TestApp {
             addr,
             http: reqwest::Client::new(),
             shutdown,
+            task: Some(tokio::spawn(app.run())),
         }
+    }
+
+    /// Cancels it, as SIGTERM does, and waits until it has stopped.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        let task = self.task.take().expect("an instance stops once");
+        tokio::time::timeout(PATIENCE, task)
+            .await
+            .expect("the instance stops within its deadline")
+            .unwrap()
+            .unwrap();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -131,4 +149,104 @@ pub fn report_queue(redis_url: &str) -> Queue {
     );
     let options = QueueOptions::new(REPORT_QUEUE, "test-observer");
     Queue::new(&connection, subscriber, options).expect("valid queue options")
+}
+
+/// The server binary, run in a folder of its own (so no project `.env` is
+/// read) with exactly `vars`, listening on a free port unless `vars` say
+/// otherwise; killed when dropped.
+pub struct Binary {
+    child: Child,
+    dir: PathBuf,
+    pub addr: SocketAddr,
+}
+
+impl Binary {
+    pub fn start(vars: &[(&str, &str)]) -> Binary {
+        Binary::start_with(vars, None)
+    }
+
+    /// The same, in a folder whose `.env` holds `dotenv` when given.
+    pub fn start_with(vars: &[(&str, &str)], dotenv: Option<&str>) -> Binary {
+        // The test's HTTP client, like the server, takes its TLS provider
+        // from the process; a test run on its own has none installed yet.
+        redis_client::init_tls();
+        let dir = std::env::temp_dir().join(format!("tutoring-bin-{}", free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        if let Some(text) = dotenv {
+            std::fs::write(dir.join(".env"), text).unwrap();
+        }
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .current_dir(&dir)
+            .env_clear()
+            .env("LISTEN_ADDR", addr.to_string())
+            .envs(vars.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server binary starts");
+        Binary { child, dir, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Waits until it answers `/healthz`.
+    pub async fn wait_until_up(&mut self, http: &reqwest::Client) {
+        let deadline = Instant::now() + PATIENCE;
+        while http.get(self.url("/healthz")).send().await.is_err() {
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "the server exited early"
+            );
+            assert!(Instant::now() < deadline, "the server did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills it with SIGKILL, as a crash would: nothing is cleaned up.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("the process can be killed");
+        let _ = self.child.wait();
+    }
+
+    /// Stops it with SIGTERM, as an orchestrator would, and returns all it
+    /// printed.
+    pub fn stop(mut self) -> String {
+        // SAFETY: signalling our own child by its process id.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        self.output_within(PATIENCE).1
+    }
+
+    /// Lets it run until it exits or `for_how_long` has passed, then kills
+    /// it; returns its exit code (none when killed) and all it printed.
+    pub fn run_for(mut self, for_how_long: Duration) -> (Option<i32>, String) {
+        self.output_within(for_how_long)
+    }
+
+    fn output_within(&mut self, limit: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + limit;
+        while self.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let status = self.child.wait().unwrap();
+        let mut text = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            out.read_to_string(&mut text).unwrap();
+        }
+        if let Some(mut err) = self.child.stderr.take() {
+            err.read_to_string(&mut text).unwrap();
+        }
+        (status.code(), text)
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
