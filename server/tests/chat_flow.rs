@@ -145,15 +145,7 @@ async fn a_socket_without_a_valid_token_is_refused_and_closed() {
         &s.student_token.replace('.', "x"),
         &forged,
     ] {
-        let mut client = Client::connect(app.addr).await;
-        client
-            .send(&ClientFrame::Join {
-                v: 1,
-                session: s.id.clone(),
-                token: token.into(),
-                after: None,
-            })
-            .await;
+        let mut client = Client::ask_to_join(app.addr, &s.id, token, None).await;
         assert_eq!(
             client.next_error().await,
             ErrorCode::Unauthorized,
@@ -283,29 +275,13 @@ async fn limits_give_error_frames_and_the_connection_goes_on() {
     tutor.post("r4", "after a pause").await;
 
     let (_student, _) = Client::join(app.addr, &s.id, &s.student_token, None).await;
-    let mut third = Client::connect(app.addr).await;
-    third
-        .send(&ClientFrame::Join {
-            v: 1,
-            session: s.id.clone(),
-            token: s.student_token.clone(),
-            after: None,
-        })
-        .await;
+    let mut third = Client::ask_to_join(app.addr, &s.id, &s.student_token, None).await;
     assert_eq!(third.next_error().await, ErrorCode::SessionFull);
 }
 
 /// Joins with `token` and returns the error the join got.
 async fn refused_join(app: &TestApp, session: &str, token: &str) -> (ErrorCode, String) {
-    let mut client = Client::connect(app.addr).await;
-    client
-        .send(&ClientFrame::Join {
-            v: 1,
-            session: session.into(),
-            token: token.into(),
-            after: None,
-        })
-        .await;
+    let mut client = Client::ask_to_join(app.addr, session, token, None).await;
     match client
         .next_where(|f| matches!(f, ServerFrame::Error { .. }))
         .await

@@ -154,6 +154,26 @@ impl Client {
         Client { ws }
     }
 
+    /// Opens a socket to `addr` and asks to join, without waiting for the
+    /// answer.
+    pub async fn ask_to_join(
+        addr: std::net::SocketAddr,
+        session: &str,
+        token: &str,
+        after: Option<&str>,
+    ) -> Client {
+        let mut client = Client::connect(addr).await;
+        client
+            .send(&ClientFrame::Join {
+                v: PROTOCOL_VERSION,
+                session: session.into(),
+                token: token.into(),
+                after: after.map(String::from),
+            })
+            .await;
+        client
+    }
+
     /// Opens a socket and joins; returns it with the history it was given.
     pub async fn join(
         addr: std::net::SocketAddr,
@@ -173,15 +193,7 @@ impl Client {
         token: &str,
         after: Option<&str>,
     ) -> (Client, Vec<app::chat::protocol::ChatMessage>, bool) {
-        let mut client = Client::connect(addr).await;
-        client
-            .send(&ClientFrame::Join {
-                v: PROTOCOL_VERSION,
-                session: session.into(),
-                token: token.into(),
-                after: after.map(String::from),
-            })
-            .await;
+        let mut client = Client::ask_to_join(addr, session, token, after).await;
         match client.next().await {
             ServerFrame::Joined { .. } => {}
             other => panic!("expected joined, got {other:?}"),
