@@ -55,6 +55,14 @@ fn empty() -> Body {
     Body::Form(Vec::new())
 }
 
+/// The page says the dashboard is off, and its reads are not found.
+async fn assert_dashboard_off(app: &TestApp) {
+    let (status, body) = call(app, "/api/admin/access", empty(), &[]).await;
+    assert_eq!((status, body.as_str()), (200, "\"off\""));
+    let (status, _) = call(app, "/api/admin/overview", empty(), &[]).await;
+    assert_eq!(status, 404);
+}
+
 fn jobs_form() -> Body {
     Body::Form(vec![
         ("state", "failed".into()),
@@ -247,10 +255,7 @@ async fn an_instance_listening_beyond_loopback_never_opens_the_dashboard_to_all(
     // APP_ENV left at development, as a deployment might forget it.
     let redis = RedisServer::start();
     let bare = TestApp::spawn(&redis.url(), &[("LISTEN_ADDR", "0.0.0.0:0")]).await;
-    let (status, body) = call(&bare, "/api/admin/access", empty(), &[]).await;
-    assert_eq!((status, body.as_str()), (200, "\"off\""));
-    let (status, _) = call(&bare, "/api/admin/overview", empty(), &[]).await;
-    assert_eq!(status, 404);
+    assert_dashboard_off(&bare).await;
     assert_eq!(bare.status("/metrics").await, 401);
 
     let with_token = TestApp::spawn(
@@ -267,10 +272,7 @@ async fn in_production_without_an_admin_token_the_dashboard_is_off() {
     let redis = RedisServer::start();
     let app = TestApp::spawn(&redis.url(), &[("APP_ENV", "production")]).await;
 
-    let (status, body) = call(&app, "/api/admin/access", empty(), &[]).await;
-    assert_eq!((status, body.as_str()), (200, "\"off\""));
-    let (status, _) = call(&app, "/api/admin/overview", empty(), &[]).await;
-    assert_eq!(status, 404);
+    assert_dashboard_off(&app).await;
     let (status, _) = call(
         &app,
         "/api/admin/login",
@@ -435,7 +437,7 @@ async fn a_signed_in_live_stream_ends_when_its_sign_in_does() {
         .collect(),
     )
     .unwrap();
-    let auth = AdminAuth::new(config.production, config.admin_token.as_ref());
+    let auth = AdminAuth::for_config(&config);
     let signed_at = SystemTime::now() - SESSION_TTL + Duration::from_secs(2);
     let set_cookie = auth.login(TOKEN, signed_at).expect("the token signs in");
     let cookie = set_cookie.split(';').next().unwrap().to_string();

@@ -6,33 +6,24 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use app::api::{CreateSession, RedisRoundTrip, RoundTrip};
+use app::api::{CreateSession, RoundTrip};
 use leptos::server_fn::ServerFn;
 use server::testkit::RedisServer;
 use support::{Binary, TestApp};
-
-async fn round_trip(app: &TestApp, note: &str) -> reqwest::Response {
-    app.http
-        .post(app.url(RedisRoundTrip::PATH))
-        .form(&[("note", note)])
-        .send()
-        .await
-        .expect("the server answers")
-}
 
 #[tokio::test]
 async fn the_server_function_writes_a_note_to_redis_and_reads_it_back() {
     let redis = RedisServer::start();
     let app = TestApp::spawn(&redis.url(), &[]).await;
 
-    let response = round_trip(&app, "  hello from a test  ").await;
+    let response = app.round_trip("  hello from a test  ").await;
     assert_eq!(response.status(), 200);
     let trip: RoundTrip = response.json().await.unwrap();
     assert_eq!(trip.value, "hello from a test");
     assert_eq!(trip.count, 1);
     assert_eq!(trip.instance, "test-instance");
 
-    let trip: RoundTrip = round_trip(&app, "again").await.json().await.unwrap();
+    let trip: RoundTrip = app.round_trip("again").await.json().await.unwrap();
     assert_eq!((trip.value.as_str(), trip.count), ("again", 2));
 }
 
@@ -67,7 +58,7 @@ async fn a_server_function_missing_an_argument_or_sent_a_huge_body_gets_a_client
 async fn in_production_the_system_check_is_refused() {
     let redis = RedisServer::start();
     let app = TestApp::spawn(&redis.url(), &[("APP_ENV", "production")]).await;
-    let response = round_trip(&app, "hello").await;
+    let response = app.round_trip("hello").await;
     assert_eq!(response.status(), 403);
     let message = response.text().await.unwrap();
     assert!(message.contains("development only"), "{message}");
@@ -79,7 +70,7 @@ async fn an_empty_or_oversized_note_is_refused_with_a_message() {
     let app = TestApp::spawn(&redis.url(), &[]).await;
 
     for note in ["   ", &"x".repeat(201)] {
-        let response = round_trip(&app, note).await;
+        let response = app.round_trip(note).await;
         assert_eq!(response.status(), 400);
         let body = response.text().await.unwrap();
         assert!(body.contains("BadRequest"), "{body}");
@@ -90,7 +81,7 @@ async fn an_empty_or_oversized_note_is_refused_with_a_message() {
 async fn the_connection_survives_a_redis_restart_and_readiness_follows_it() {
     let mut redis = RedisServer::start_with(&["--appendonly", "yes"]);
     let app = TestApp::spawn(&redis.url(), &[]).await;
-    assert_eq!(round_trip(&app, "before").await.status(), 200);
+    assert_eq!(app.round_trip("before").await.status(), 200);
     assert_eq!(app.status("/readyz").await, 200);
 
     redis.kill();
@@ -100,7 +91,7 @@ async fn the_connection_survives_a_redis_restart_and_readiness_follows_it() {
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let response = round_trip(&app, "after").await;
+        let response = app.round_trip("after").await;
         if response.status() == 200 {
             let trip: RoundTrip = response.json().await.unwrap();
             assert_eq!(trip.value, "after");

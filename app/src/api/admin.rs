@@ -24,10 +24,10 @@ pub const MAX_FILTER_CHARS: usize = 100;
 #[cfg(feature = "ssr")]
 fn dashboard() -> Result<std::sync::Arc<dyn crate::backend::QueueDashboard>, AppError> {
     let backend = crate::backend::get::<dyn crate::backend::QueueDashboard>()?;
-    match backend.access(&request_headers()).refusal() {
-        None => Ok(backend),
-        Some(refused) => Err(refused),
-    }
+    backend
+        .access(&request_headers())
+        .refusal()
+        .map_or(Ok(backend), Err)
 }
 
 #[cfg(feature = "ssr")]

@@ -24,7 +24,10 @@ use axum::{
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{chat::tokens::hex, config::AdminToken};
+use crate::{
+    chat::tokens::hex,
+    config::{AdminToken, Config},
+};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "queue_admin";
@@ -56,6 +59,12 @@ pub enum AdminAuth {
 }
 
 impl AdminAuth {
+    /// The rule `config` asks for: open only where [`Config::open_admin`]
+    /// says so.
+    pub fn for_config(config: &Config) -> Self {
+        AdminAuth::new(!config.open_admin(), config.admin_token.as_ref())
+    }
+
     pub fn new(production: bool, token: Option<&AdminToken>) -> Self {
         match (production, token) {
             (false, _) => AdminAuth::Open,
@@ -242,21 +251,27 @@ fn refusal(error: AppError) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// The rule of a configuration of `vars` beside a local `REDIS_URL`.
+#[cfg(test)]
+pub(crate) fn for_vars(vars: &[(&str, &str)]) -> AdminAuth {
+    let mut all = vec![("REDIS_URL", "redis://127.0.0.1")];
+    all.extend_from_slice(vars);
+    let vars = all
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    AdminAuth::for_config(&Config::from_vars(&vars).unwrap())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn auth() -> AdminAuth {
-        let vars = [
-            ("REDIS_URL".to_string(), "redis://127.0.0.1".to_string()),
-            ("APP_ENV".to_string(), "production".to_string()),
-            (
-                "ADMIN_TOKEN".to_string(),
-                "correct horse battery staple".to_string(),
-            ),
-        ];
-        let config = crate::config::Config::from_vars(&vars.into_iter().collect()).unwrap();
-        AdminAuth::new(config.production, config.admin_token.as_ref())
+        for_vars(&[
+            ("APP_ENV", "production"),
+            ("ADMIN_TOKEN", "correct horse battery staple"),
+        ])
     }
 
     fn with_cookie(set_cookie: &str) -> HeaderMap {

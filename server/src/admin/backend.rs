@@ -63,40 +63,32 @@ impl QueueDashboard for Dashboard {
     }
 
     fn login(&self, token: &str) -> Result<String, AppError> {
-        let throttled = matches!(self.auth, auth::AdminAuth::Token { .. });
-        if throttled {
-            // Taken before the token is compared, so attempts racing each
-            // other cannot all slip past an empty bucket.
-            let mut sign_ins = self.sign_ins.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(wait) = sign_ins.take(Instant::now()) {
-                tracing::warn!(
-                    "a sign-in to the queue dashboard was refused: too many wrong tokens"
-                );
-                return Err(AppError::TooManyRequests(format!(
-                    "Too many wrong admin tokens were tried; try again in {} s.",
-                    wait.as_secs_f64().ceil().max(1.0)
-                )));
-            }
+        if !matches!(self.auth, auth::AdminAuth::Token { .. }) {
+            return Err(AppError::BadRequest(
+                "This server has no admin sign-in: the dashboard is open or off.".into(),
+            ));
+        }
+        // Held while the token is compared, so attempts racing each other
+        // cannot all slip past an empty bucket.
+        let mut sign_ins = self.sign_ins.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(wait) = sign_ins.take(Instant::now()) {
+            tracing::warn!("a sign-in to the queue dashboard was refused: too many wrong tokens");
+            return Err(AppError::TooManyRequests(format!(
+                "Too many wrong admin tokens were tried; try again in {} s.",
+                wait.as_secs_f64().ceil().max(1.0)
+            )));
         }
         match self.auth.login(token, SystemTime::now()) {
             Some(cookie) => {
-                if throttled {
-                    // Only wrong tokens count.
-                    self.sign_ins
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .give_back();
-                }
+                // Only wrong tokens count.
+                sign_ins.give_back();
                 tracing::info!("an admin signed in to the queue dashboard");
                 Ok(cookie)
             }
-            None if throttled => {
+            None => {
                 tracing::warn!("a sign-in to the queue dashboard with a wrong token was refused");
                 Err(AppError::Forbidden("That is not the admin token.".into()))
             }
-            None => Err(AppError::BadRequest(
-                "This server has no admin sign-in: the dashboard is open or off.".into(),
-            )),
         }
     }
 

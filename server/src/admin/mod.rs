@@ -47,7 +47,7 @@ impl Dashboard {
             live: LiveFeed::new(queue.clone(), shutdown),
             queue,
             reports,
-            auth: AdminAuth::new(!config.open_admin(), config.admin_token.as_ref()),
+            auth: AdminAuth::for_config(config),
             sign_ins: Arc::new(Mutex::new(Bucket::new(
                 auth::WRONG_TOKENS_BURST,
                 auth::WRONG_TOKENS_PER_MINUTE / 60.0,

@@ -272,18 +272,7 @@ fn write_chat(page: &mut Exposition, state: &AppState) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-
-    fn auth(vars: &[(&str, &str)]) -> AdminAuth {
-        let mut all = vec![("REDIS_URL", "redis://127.0.0.1")];
-        all.extend_from_slice(vars);
-        let vars = all
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let config = Config::from_vars(&vars).unwrap();
-        AdminAuth::new(!config.open_admin(), config.admin_token.as_ref())
-    }
+    use crate::admin::auth::for_vars as auth;
 
     fn with_auth(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -54,20 +54,6 @@ fn token<'a>(headers: &'a HeaderMap, params: &'a Params) -> Option<&'a str> {
     super::bearer(headers).or(params.token.as_deref())
 }
 
-/// The report service, once the caller's token is found good for `session`.
-async fn authorized<'a>(
-    state: &'a AppState,
-    session: &str,
-    headers: &HeaderMap,
-    params: &Params,
-) -> Result<&'a Reports, ReportError> {
-    state
-        .reports
-        .authorize(session, token(headers, params))
-        .await?;
-    Ok(&state.reports)
-}
-
 fn flag(value: Option<&str>) -> Result<bool, ReportError> {
     match value {
         None | Some("false") | Some("0") => Ok(false),
@@ -113,7 +99,10 @@ pub async fn status(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ReportError> {
-    let reports = authorized(&state, &session, &headers, &params).await?;
+    let reports = &state.reports;
+    reports
+        .authorize(&session, token(&headers, &params))
+        .await?;
     Ok(Json(status_body(&reports.status(&session).await?)))
 }
 
@@ -130,26 +119,27 @@ pub async fn report(
             ReportError::BadRequest("version is a report number: 1, 2, …".into())
         })?),
     };
-    let reports = authorized(&state, &session, &headers, &params).await?;
+    let reports = &state.reports;
+    reports
+        .authorize(&session, token(&headers, &params))
+        .await?;
 
-    // While a job runs, its status tells more than an older report would.
-    let status = match reports.status(&session).await {
-        Ok(status) => Some(status),
-        Err(ReportError::NoReport) => None,
-        Err(err) => return Err(err),
-    };
-    if version.is_none() {
-        if let Some(status) = status.as_ref().filter(|s| s.status != "completed") {
-            return Ok(Json(status_body(status)));
+    let report = match version {
+        Some(version) => reports
+            .report(&session, Some(version))
+            .await?
+            .ok_or_else(|| ReportError::BadRequest("There is no report of that version.".into()))?,
+        None => {
+            // While a job runs, its status tells more than an older report
+            // would.
+            let (status, latest) = reports.current(&session).await?;
+            if let Some(status) = status.filter(|s| s.status != "completed") {
+                return Ok(Json(status_body(&status)));
+            }
+            latest.ok_or(ReportError::NoReport)?
         }
-    }
-    match reports.report(&session, version).await? {
-        Some(report) => Ok(Json(report_body(&session, &report))),
-        None if version.is_some() => Err(ReportError::BadRequest(
-            "There is no report of that version.".into(),
-        )),
-        None => Err(ReportError::NoReport),
-    }
+    };
+    Ok(Json(report_body(&session, &report)))
 }
 
 fn status_body(status: &ReportStatus) -> Value {

@@ -278,7 +278,7 @@ pub(crate) fn full(id: &str, reply: &Reply) -> Result<Option<Job>, QueueError> {
         stalls: run.stalls,
         backoff_ms: opts.backoff_ms,
         max_stalls: opts.max_stalls,
-        timeline: timeline(json(4)?, &run, &summary.error)?,
+        timeline: timeline(json(4)?, &run, summary.error.as_deref())?,
         summary,
     }))
 }
@@ -291,7 +291,7 @@ pub(crate) fn full(id: &str, reply: &Reply) -> Result<Option<Job>, QueueError> {
 fn timeline(
     stored: Option<Value>,
     run: &RunRecord,
-    error: &Option<String>,
+    error: Option<&str>,
 ) -> Result<Vec<TimelineEntry>, QueueError> {
     let mut entries: Vec<TimelineEntry> = stored
         .map(|v| serde_json::from_value(v).map_err(|e| QueueError::Reply(e.to_string())))
@@ -319,7 +319,7 @@ fn timeline(
                 .any(|e| e.kind == "failed" && e.at == finished) =>
         {
             entries.push(TimelineEntry {
-                error: error.clone(),
+                error: error.map(str::to_string),
                 ..entry(finished, "failed", run.instance.clone())
             });
         }

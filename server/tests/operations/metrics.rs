@@ -257,21 +257,11 @@ async fn in_production_the_metrics_need_the_admin_token_or_the_dashboard_sign_in
 
     // An admin signed in to the dashboard may open it in the browser too.
     let session = app.sign_in(token).await;
-    let with_cookie = app
-        .http
-        .get(app.url("/metrics"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
+    let with_cookie = app.get_with_cookie("/metrics", &session).await;
     assert_eq!(with_cookie.status(), 200);
     let forged = app
-        .http
-        .get(app.url("/metrics"))
-        .header("cookie", "queue_admin=4102444800.00ff")
-        .send()
-        .await
-        .unwrap();
+        .get_with_cookie("/metrics", "queue_admin=4102444800.00ff")
+        .await;
     assert_eq!(forged.status(), 401);
 }
 

@@ -6,8 +6,7 @@ use std::{
     process::Command,
 };
 
-use app::api::{RedisRoundTrip, RoundTrip};
-use leptos::server_fn::ServerFn;
+use app::api::RoundTrip;
 use server::{
     redis_client::{self, RedisUrl},
     testkit::{free_port, RedisServer},
@@ -114,13 +113,7 @@ async fn tls_redis_with_user_and_password_works_with_the_right_authority() {
     let app = TestApp::spawn(&tls_url(&redis), &[("REDIS_CA_CERT", ca.to_str().unwrap())]).await;
 
     app.wait_for_status("/readyz", 200).await;
-    let response = app
-        .http
-        .post(app.url(RedisRoundTrip::PATH))
-        .form(&[("note", "over TLS")])
-        .send()
-        .await
-        .unwrap();
+    let response = app.round_trip("over TLS").await;
     assert_eq!(response.status(), 200);
     let trip: RoundTrip = response.json().await.unwrap();
     assert_eq!(trip.value, "over TLS");

@@ -13,6 +13,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use app::api::RedisRoundTrip;
+use leptos::server_fn::ServerFn;
 use server::{
     config::{Config, REPORT_QUEUE},
     queue::{Queue, QueueOptions},
@@ -79,6 +81,27 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// The answer to a GET of `path` that shows the `cookie` pair.
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// Sends `note` through the first page's server function, which writes
+    /// it to Redis and reads it back; the answer as it came.
+    pub async fn round_trip(&self, note: &str) -> reqwest::Response {
+        self.http
+            .post(self.url(RedisRoundTrip::PATH))
+            .form(&[("note", note)])
             .send()
             .await
             .expect("the server answers")
